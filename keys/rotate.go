@@ -1,0 +1,564 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/foyerid/foyer/storage"
+)
+
+// Store is what the Manager needs from the store: the key set and the
+// rotation lease.
+type Store interface {
+	storage.Keys
+	storage.Leases
+}
+
+// LeaseName is the name of the lease that the worker rotating keys holds.
+const LeaseName = "keys"
+
+// maxSwapAttempts bounds how often Init and Rotate retry a lost
+// compare-and-swap before giving up.
+const maxSwapAttempts = 5
+
+// Options configure a Manager. Zero values take the documented defaults.
+type Options struct {
+	// Algorithms lists the signing algorithms (RS256, ES256, EdDSA); the
+	// first is the default. Default [RS256].
+	Algorithms []string
+	// RotationPeriod is how long a key is the active key. Default 6h; it
+	// must be longer than PublishAhead.
+	RotationPeriod time.Duration
+	// JWKSMaxAge is the Cache-Control max-age the gateway sends with JWKS.
+	// Default 5m.
+	JWKSMaxAge time.Duration
+	// PublishAhead is how long a new key is published before it signs.
+	// Default 2×JWKSMaxAge + 1m; it must exceed JWKSMaxAge + ReloadInterval.
+	PublishAhead time.Duration
+	// TokenLifetime is the longest lifetime of anything a key signs: a
+	// retired key stays published this long (plus JWKSMaxAge) after its
+	// last signature. Default 24h; set it to the longest token lifetime.
+	TokenLifetime time.Duration
+	// ReloadInterval is how often Run reloads the key set. Default 5s. The
+	// lease lasts three intervals.
+	ReloadInterval time.Duration
+	// Holder identifies this worker as a lease holder. Default random.
+	Holder string
+	// Clock is the time source. Default time.Now.
+	Clock func() time.Time
+	// Logger receives rotation events and reload failures. Default: none.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Algorithms) == 0 {
+		o.Algorithms = []string{RS256}
+	}
+	o.Algorithms = slices.Clone(o.Algorithms)
+	for i, alg := range o.Algorithms {
+		if _, ok := joseAlgorithms[alg]; !ok {
+			return o, fmt.Errorf("keys: %w: %q (want RS256, ES256 or EdDSA)", ErrUnsupportedAlgorithm, alg)
+		}
+		if slices.Index(o.Algorithms, alg) != i {
+			return o, fmt.Errorf("keys: algorithm %s listed twice", alg)
+		}
+	}
+	if o.RotationPeriod == 0 {
+		o.RotationPeriod = 6 * time.Hour
+	}
+	if o.JWKSMaxAge == 0 {
+		o.JWKSMaxAge = 5 * time.Minute
+	}
+	if o.PublishAhead == 0 {
+		o.PublishAhead = 2*o.JWKSMaxAge + time.Minute
+	}
+	if o.TokenLifetime == 0 {
+		o.TokenLifetime = 24 * time.Hour
+	}
+	if o.ReloadInterval == 0 {
+		o.ReloadInterval = 5 * time.Second
+	}
+	if o.Holder == "" {
+		o.Holder = storage.NewID()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case o.JWKSMaxAge < 0, o.TokenLifetime < 0, o.ReloadInterval < 0, o.RotationPeriod < 0:
+		return o, errors.New("keys: durations must not be negative")
+	case o.PublishAhead <= o.JWKSMaxAge+o.ReloadInterval:
+		return o, fmt.Errorf("keys: publish-ahead %s must exceed the JWKS max-age %s plus the reload interval %s, or relying parties could meet a key before their cached JWKS has it",
+			o.PublishAhead, o.JWKSMaxAge, o.ReloadInterval)
+	case o.RotationPeriod <= o.PublishAhead:
+		return o, fmt.Errorf("keys: rotation period %s must exceed publish-ahead %s", o.RotationPeriod, o.PublishAhead)
+	}
+	return o, nil
+}
+
+// Manager holds the signing keys of one worker: it loads and unseals the key
+// set, rotates it while it holds the lease, signs, verifies and serves JWKS.
+// It is safe for concurrent use.
+type Manager struct {
+	store   Store
+	kek     KEK
+	opts    Options
+	sigAlgs []jose.SignatureAlgorithm
+	now     func() time.Time
+	log     *slog.Logger
+	// wait pauses Init while another worker creates the first keys.
+	wait func(ctx context.Context, d time.Duration) error
+
+	state    atomic.Pointer[state]
+	loadedAt atomic.Int64 // unix nanoseconds of the last successful reload
+
+	jwks   atomic.Pointer[jwksDoc]
+	jwksMu sync.Mutex
+
+	// mu serialises reloads and writes, and guards cache.
+	mu    sync.Mutex
+	cache map[string]*material // by kid
+}
+
+// state is an immutable snapshot of the loaded key set.
+type state struct {
+	version int64
+	stored  []storage.SigningKey // as loaded; never modified
+	keys    []*key               // every loaded, not yet removed key
+	byID    map[string]*key
+	byAlg   map[string][]*key // configured algorithms only; newest first
+	// lost is set when the store lost a key set this worker had loaded; the
+	// worker keeps serving it and the lease holder writes it back.
+	lost bool
+}
+
+// NewManager returns a Manager over store, sealing with kek. It does no I/O:
+// call Init before serving and Run for the life of the worker.
+func NewManager(store Store, kek KEK, opts Options) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("keys: no store")
+	}
+	if !kek.set {
+		return nil, errors.New("keys: key-encryption key is not set")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		store: store,
+		kek:   kek,
+		opts:  o,
+		now:   o.Clock,
+		log:   o.Logger,
+		wait:  sleepCtx,
+		cache: map[string]*material{},
+	}
+	for _, alg := range o.Algorithms {
+		m.sigAlgs = append(m.sigAlgs, joseAlgorithms[alg])
+	}
+	m.state.Store(&state{byID: map[string]*key{}, byAlg: map[string][]*key{}})
+	return m, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (m *Manager) leaseTTL() time.Duration { return 3 * m.opts.ReloadInterval }
+
+// Version returns the version of the loaded key set (0 before any).
+func (m *Manager) Version() int64 { return m.state.Load().version }
+
+// LoadedAt returns when the key set was last loaded successfully (zero
+// before Init). A worker whose key set is older than PublishAhead −
+// JWKSMaxAge may be missing a key that others sign with: readiness checks
+// should fail it.
+func (m *Manager) LoadedAt() time.Time {
+	ns := m.loadedAt.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Init loads the key set and, for every configured algorithm with no key,
+// creates one that signs at once (no relying party can have cached anything
+// for it yet). On an empty store it does so under the "keys" lease, waiting
+// for a worker that holds it, so a fleet starting together makes one key set.
+func (m *Manager) Init(ctx context.Context) error {
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		if err := m.Reload(ctx); err != nil {
+			return err
+		}
+		st := m.state.Load()
+		if len(m.missing(st, m.now())) == 0 {
+			return nil
+		}
+		if attempt >= maxSwapAttempts {
+			return fmt.Errorf("keys: init: gave up after %d attempts: %w", attempt, storage.ErrConflict)
+		}
+		got, err := m.store.AcquireLease(ctx, LeaseName, m.opts.Holder, m.leaseTTL())
+		if err != nil {
+			return fmt.Errorf("keys: acquire lease: %w", err)
+		}
+		// Another worker holds the lease on an empty store: it is most
+		// likely creating the first keys. Wait for them, up to a lease's
+		// lifetime, then go ahead (the compare-and-swap keeps us safe).
+		if !got && st.version == 0 && waited < m.leaseTTL() {
+			step := m.opts.ReloadInterval / 2
+			if err := m.wait(ctx, step); err != nil {
+				return fmt.Errorf("keys: init: %w", err)
+			}
+			waited += step
+			attempt--
+			continue
+		}
+		err = m.update(ctx, modeInit)
+		if got {
+			m.release(ctx)
+		}
+		if err != nil && !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// Reload reads the key set from the store and, if its version changed,
+// unseals the keys it has not seen before and swaps in the new set. On error
+// the previous set stays in use.
+func (m *Manager) Reload(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reloadLocked(ctx)
+}
+
+func (m *Manager) reloadLocked(ctx context.Context) error {
+	cur := m.state.Load()
+	ks, err := m.store.KeySet(ctx)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if len(cur.stored) > 0 {
+			if !cur.lost {
+				m.log.Error("keys: the store lost the key set; serving the last one loaded until the lease holder restores it",
+					"version", cur.version)
+				lost := *cur
+				lost.lost = true
+				m.state.Store(&lost)
+			}
+			return nil
+		}
+		ks = storage.KeySet{}
+	case err != nil:
+		return fmt.Errorf("keys: load key set: %w", err)
+	}
+	if !cur.lost && ks.Version == cur.version {
+		m.loadedAt.Store(m.now().UnixNano())
+		return nil
+	}
+	st, err := m.build(ks)
+	if err != nil {
+		return err
+	}
+	m.state.Store(st)
+	m.loadedAt.Store(m.now().UnixNano())
+	m.log.Info("keys: loaded key set", "version", st.version, "keys", len(st.keys))
+	return nil
+}
+
+// build turns a stored key set into a snapshot, reusing the material of keys
+// already unsealed. Keys already removed are skipped without unsealing.
+func (m *Manager) build(ks storage.KeySet) (*state, error) {
+	now := m.now()
+	st := &state{
+		version: ks.Version,
+		stored:  ks.Keys,
+		byID:    make(map[string]*key, len(ks.Keys)),
+		byAlg:   make(map[string][]*key, len(m.opts.Algorithms)),
+	}
+	cache := make(map[string]*material, len(ks.Keys))
+	for _, rec := range ks.Keys {
+		if removed(rec, now) {
+			continue
+		}
+		if _, dup := st.byID[rec.ID]; dup {
+			return nil, fmt.Errorf("keys: key set version %d holds key %s twice", ks.Version, rec.ID)
+		}
+		if _, ok := joseAlgorithms[rec.Algorithm]; !ok {
+			m.log.Warn("keys: skipping a key of an unsupported algorithm", "kid", rec.ID, "alg", rec.Algorithm)
+			continue
+		}
+		mat := m.cache[rec.ID]
+		if mat == nil || !mat.same(rec) {
+			var err error
+			if mat, err = openKey(m.kek, rec); err != nil {
+				return nil, err
+			}
+		}
+		cache[rec.ID] = mat
+		k := &key{id: rec.ID, alg: rec.Algorithm, createdAt: rec.CreatedAt,
+			signFrom: rec.SignFrom, removeAt: rec.RemoveAt, mat: mat}
+		st.keys = append(st.keys, k)
+		st.byID[k.id] = k
+		if slices.Contains(m.opts.Algorithms, k.alg) {
+			st.byAlg[k.alg] = append(st.byAlg[k.alg], k)
+		}
+	}
+	for _, ks := range st.byAlg {
+		slices.SortFunc(ks, func(a, b *key) int {
+			if newer(a.signFrom, a.createdAt, a.id, b.signFrom, b.createdAt, b.id) {
+				return -1
+			}
+			return 1
+		})
+	}
+	m.cache = cache
+	return st, nil
+}
+
+// active returns the key alg signs with at now: the published key with the
+// latest SignFrom not after now.
+func (st *state) active(alg string, now time.Time) *key {
+	for _, k := range st.byAlg[alg] { // newest first
+		if !k.signFrom.After(now) && k.published(now) {
+			return k
+		}
+	}
+	return nil
+}
+
+// missing lists the configured algorithms that have no published key at all.
+func (m *Manager) missing(st *state, now time.Time) []string {
+	var out []string
+	for _, alg := range m.opts.Algorithms {
+		if !slices.ContainsFunc(st.byAlg[alg], func(k *key) bool { return k.published(now) }) {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// Run keeps the key set current until ctx ends: every ReloadInterval it
+// reloads and, if it holds (or can take) the "keys" lease, rotates when a
+// rotation is due and prunes removed keys. Every worker runs it. It returns
+// nil when ctx ends, after releasing the lease.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.opts.ReloadInterval)
+	defer t.Stop()
+	defer m.release(ctx)
+	for {
+		if err := m.tick(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("keys: maintain key set", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// tick is one round of Run.
+func (m *Manager) tick(ctx context.Context) error {
+	if err := m.Reload(ctx); err != nil {
+		return err
+	}
+	got, err := m.store.AcquireLease(ctx, LeaseName, m.opts.Holder, m.leaseTTL())
+	if err != nil {
+		return fmt.Errorf("keys: acquire lease: %w", err)
+	}
+	if !got {
+		return nil
+	}
+	err = m.update(ctx, modeTick)
+	if errors.Is(err, storage.ErrConflict) {
+		return nil // someone else wrote (keys rotate); the next round sees it
+	}
+	return err
+}
+
+func (m *Manager) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := m.store.ReleaseLease(ctx, LeaseName, m.opts.Holder); err != nil {
+		m.log.Warn("keys: release lease", "err", err)
+	}
+}
+
+// Rotate starts a rotation now for every configured algorithm, for
+// `foyer keys rotate`: a new key is published at once and signs from
+// now+PublishAhead, and the current key retires as after a scheduled
+// rotation. An algorithm that already has a key waiting to sign is left
+// alone, since that key takes over within PublishAhead anyway. Rotate does
+// not need the lease; it retries a lost compare-and-swap.
+func (m *Manager) Rotate(ctx context.Context) error {
+	for range maxSwapAttempts {
+		if err := m.Reload(ctx); err != nil {
+			return err
+		}
+		err := m.update(ctx, modeForce)
+		if !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("keys: rotate: gave up after %d attempts: %w", maxSwapAttempts, storage.ErrConflict)
+}
+
+type planMode int
+
+const (
+	modeInit  planMode = iota // create missing keys, signing at once
+	modeTick                  // scheduled rotation, pruning, restoring
+	modeForce                 // rotate now
+)
+
+// update plans the next key set from the loaded one and stores it with a
+// compare-and-swap; then it reloads. A lost swap is storage.ErrConflict
+// (after a reload).
+func (m *Manager) update(ctx context.Context, mode planMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.state.Load()
+	now := m.now()
+	next, mats, err := m.plan(cur, now, mode)
+	if err != nil || next == nil {
+		return err
+	}
+	expect := cur.version
+	if cur.lost {
+		expect = 0
+	}
+	err = m.store.SwapKeySet(ctx, expect, storage.KeySet{Version: expect + 1, Keys: next, UpdatedAt: now})
+	if err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			if rerr := m.reloadLocked(ctx); rerr != nil {
+				m.log.Warn("keys: reload after a lost swap", "err", rerr)
+			}
+		}
+		return fmt.Errorf("keys: store key set: %w", err)
+	}
+	for _, mat := range mats {
+		m.cache[mat.kid] = mat // spare the reload from unsealing our own keys
+	}
+	for _, mat := range mats {
+		rec := next[slices.IndexFunc(next, func(r storage.SigningKey) bool { return r.ID == mat.kid })]
+		m.log.Info("keys: new signing key", "kid", rec.ID, "alg", rec.Algorithm, "sign_from", rec.SignFrom)
+	}
+	return m.reloadLocked(ctx)
+}
+
+// plan computes the next stored key set, or nil if nothing changes.
+func (m *Manager) plan(cur *state, now time.Time, mode planMode) ([]storage.SigningKey, []*material, error) {
+	o := m.opts
+	retention := o.TokenLifetime + o.JWKSMaxAge
+	changed := cur.lost
+	next := make([]storage.SigningKey, 0, len(cur.stored)+len(o.Algorithms))
+	for _, rec := range cur.stored {
+		if removed(rec, now) {
+			changed = true // prune
+			continue
+		}
+		next = append(next, rec)
+	}
+	var mats []*material
+	for _, alg := range o.Algorithms {
+		active, pending := -1, -1
+		for i, r := range next {
+			switch {
+			case r.Algorithm != alg:
+			case r.SignFrom.After(now):
+				pending = i
+			case active < 0 || newer(r.SignFrom, r.CreatedAt, r.ID, next[active].SignFrom, next[active].CreatedAt, next[active].ID):
+				active = i
+			}
+		}
+		if mode == modeTick && active >= 0 {
+			// Keys superseded without a removal time (none should be) get
+			// one now, counted from now: they have not signed since.
+			for i, r := range next {
+				if i != active && r.Algorithm == alg && !r.SignFrom.After(now) && r.RemoveAt.IsZero() {
+					next[i].RemoveAt = now.Add(retention)
+					changed = true
+				}
+			}
+		}
+		var signFrom time.Time
+		switch {
+		case pending >= 0:
+			continue
+		case active < 0 && mode == modeInit:
+			signFrom = now
+		case active < 0:
+			signFrom = now.Add(o.PublishAhead)
+		case mode == modeForce:
+			signFrom = now.Add(o.PublishAhead)
+		case mode == modeTick && !now.Before(next[active].SignFrom.Add(o.RotationPeriod-o.PublishAhead)):
+			signFrom = now.Add(o.PublishAhead)
+			if due := next[active].SignFrom.Add(o.RotationPeriod); due.After(signFrom) {
+				signFrom = due
+			}
+		default:
+			continue
+		}
+		rec, mat, err := newKey(m.kek, alg, now, signFrom)
+		if err != nil {
+			return nil, nil, err
+		}
+		if active >= 0 {
+			retire := signFrom.Add(retention)
+			if r := next[active].RemoveAt; r.IsZero() || r.After(retire) {
+				next[active].RemoveAt = retire
+			}
+		}
+		next = append(next, rec)
+		mats = append(mats, mat)
+		changed = true
+	}
+	if mode == modeForce && len(mats) == 0 {
+		m.log.Info("keys: rotation already pending for every algorithm")
+	}
+	if !changed {
+		return nil, nil, nil
+	}
+	return next, mats, nil
+}
+
+// KeyInfo describes one loaded key, for `foyer keys list` and the admin API.
+type KeyInfo struct {
+	ID        string
+	Algorithm string
+	CreatedAt time.Time
+	SignFrom  time.Time
+	RemoveAt  time.Time // zero while the key has no successor
+}
+
+// Keys lists the loaded keys that are still published, in store order.
+func (m *Manager) Keys() []KeyInfo {
+	st, now := m.state.Load(), m.now()
+	out := make([]KeyInfo, 0, len(st.keys))
+	for _, k := range st.keys {
+		if k.published(now) {
+			out = append(out, KeyInfo{ID: k.id, Algorithm: k.alg, CreatedAt: k.createdAt, SignFrom: k.signFrom, RemoveAt: k.removeAt})
+		}
+	}
+	return out
+}
