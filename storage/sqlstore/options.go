@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	now         func() time.Time
+	log         *slog.Logger
+	busyTimeout time.Duration
+	readers     int
+}
+
+func newOptions(opts []Option) options {
+	o := options{now: time.Now, busyTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// WithClock sets the clock expiry is judged by (time.Now by default). The
+// database's own clock is never used.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// WithLogger sets the logger for migrations and housekeeping. Nothing is
+// logged by default.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// WithBusyTimeout sets how long SQLite waits for a lock another process
+// holds before giving up (5s by default).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// WithReaders sets the number of SQLite read connections (by default the
+// larger of 4 and GOMAXPROCS).
+func WithReaders(n int) Option {
+	return func(o *options) { o.readers = n }
+}
