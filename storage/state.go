@@ -11,6 +11,9 @@ type Login struct {
 	UserID      string `json:"user_id,omitempty"`
 	Claims      Claims `json:"claims"`
 	ConnectorID string `json:"connector_id,omitempty"`
+	// Subject is the account's subject at the connector (for local users,
+	// the user id).
+	Subject string `json:"subject,omitempty"`
 	// ConnectorData is opaque connector state (an upstream refresh token,
 	// say). It may hold secrets: never log it.
 	ConnectorData []byte    `json:"connector_data,omitempty"`
