@@ -188,6 +188,10 @@ func (s *Store) UpdateDeviceRequest(ctx context.Context, d storage.DeviceRequest
 		return s.fail("update device request", err)
 	}
 	return s.write(ctx, "update device request", func(t tx) error {
+		if _, err := t.exec(ctx, `DELETE FROM device_requests WHERE user_code = ? AND id <> ? AND expires_at <= ?`,
+			d.UserCode, d.ID, s.nowMillis()); err != nil {
+			return err
+		}
 		return deleteOne(ctx, t, `UPDATE device_requests SET user_code = ?, expires_at = ?, data = ?
 			WHERE id = ? AND expires_at > ?`, d.UserCode, millis(d.ExpiresAt), data, d.ID, s.nowMillis())
 	})

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 
 	"github.com/foyerid/foyer/storage"
 )
@@ -46,12 +47,31 @@ func (s *Store) CreateGrant(ctx context.Context, g storage.Grant) error {
 		}
 		_, err := t.exec(ctx, `INSERT INTO grants (id, client_id, user_id, session_id, offline, revoked,
 			expires_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, append([]any{g.ID}, args...)...)
-		if err != nil || g.TokenHash == "" {
+		if err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, `INSERT INTO refresh_tokens (token_hash, grant_id) VALUES (?, ?)`, g.TokenHash, g.ID)
-		return err
+		for _, h := range []string{g.TokenHash, g.PreviousHash} {
+			if h == "" {
+				continue
+			}
+			if err := t.addToken(ctx, h, g.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// addToken records tokenHash as a token of grant grantID. A hash held by
+// an expired grant (not yet swept) is taken over; one held by a live grant
+// is a unique violation.
+func (t tx) addToken(ctx context.Context, tokenHash, grantID string) error {
+	if _, err := t.exec(ctx, `DELETE FROM refresh_tokens WHERE token_hash = ?
+		AND grant_id IN (SELECT id FROM grants WHERE expires_at <= ?)`, tokenHash, t.s.nowMillis()); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `INSERT INTO refresh_tokens (token_hash, grant_id) VALUES (?, ?)`, tokenHash, grantID)
+	return err
 }
 
 // Grant returns a live grant, revoked or not.
@@ -113,8 +133,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r storage.Rotation) (sto
 			outcome = storage.ErrRevoked
 			return nil
 		case r.TokenHash == g.TokenHash:
-			if _, err := t.exec(ctx, `INSERT INTO refresh_tokens (token_hash, grant_id) VALUES (?, ?)`,
-				r.NewTokenHash, g.ID); err != nil {
+			if r.NewTokenHash == "" {
+				return errors.New("empty successor hash")
+			}
+			if err := t.addToken(ctx, r.NewTokenHash, g.ID); err != nil {
 				return err
 			}
 			g.PreviousHash, g.TokenHash = g.TokenHash, r.NewTokenHash
