@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -67,13 +68,13 @@ func parseYAML(data []byte, filename string) (*yaml.Node, *Problem) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, syntaxProblem(err, filename)
+		return nil, syntaxProblem(err, filename, data)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, syntaxProblem(err, filename)
+		return nil, syntaxProblem(err, filename, data)
 	default:
 		return nil, &Problem{File: filename, Line: extra.Line, Msg: "only one YAML document is allowed (remove the second ---)"}
 	}
@@ -84,21 +85,32 @@ func parseYAML(data []byte, filename string) (*yaml.Node, *Problem) {
 	return root, nil
 }
 
-func syntaxProblem(err error, filename string) *Problem {
-	msg := err.Error()
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Problem{File: filename, Line: line, Msg: "invalid YAML: " + m[2]}
+// syntaxProblem turns a yaml.v3 syntax error into a Problem. yaml.v3 v3.0.1
+// prints the 0-based line for parser (as opposed to scanner) errors and
+// leaves the line out when it is 0; parserErrors recognises those so that
+// the line can be made 1-based.
+func syntaxProblem(err error, filename string, data []byte) *Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &Problem{File: filename, Msg: "invalid YAML: " + trimYAMLPrefix(msg)}
+	if parserErrors.MatchString(msg) {
+		line++
+	}
+	// An error at the end of a file without a final newline is put on the
+	// line after the last.
+	lines := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		lines++
+	}
+	line = min(line, lines)
+	return &Problem{File: filename, Line: line, Msg: "invalid YAML: " + msg}
 }
 
-func trimYAMLPrefix(s string) string {
-	if len(s) > 6 && s[:6] == "yaml: " {
-		return s[6:]
-	}
-	return s
-}
+// parserErrors matches the messages of yaml.v3's parser errors.
+var parserErrors = regexp.MustCompile(`^(did not find expected |found duplicate %|found incompatible YAML document|found undefined tag handle)`)
 
 // Defaults, documented in docs/config.md.
 const (
