@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/foyerid/foyer/connectors"
+	"github.com/foyerid/foyer/storage"
+)
+
+// Login attempts per username in loginWindow before the form refuses.
+const (
+	loginAttempts = 10
+	loginWindow   = 15 * time.Minute
+)
+
+type chooserEntry struct{ Name, URL string }
+
+// handleChooser lists the connectors the client may use.
+func (s *Server) handleChooser(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("req")
+	req, err := s.loadFlow(w, r, id)
+	if err != nil {
+		return
+	}
+	client, err := s.dir.Client(r.Context(), req.ClientID)
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	var entries []chooserEntry
+	for _, c := range s.allowedConnectors(client) {
+		entries = append(entries, chooserEntry{Name: c.Name, URL: s.url("/login/" + url.PathEscape(c.ID) + "?req=" + url.QueryEscape(id))})
+	}
+	s.render(w, r, http.StatusOK, "chooser", "Log in", struct {
+		ClientName string
+		Connectors []chooserEntry
+	}{clientName(client), entries})
+}
+
+func clientName(c storage.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// loginPage is the login template's data.
+type loginPage struct {
+	ClientName     string
+	Action         string
+	Req            string
+	CSRF           string
+	UsernamePrompt string
+	Username       string
+	Error          string
+	Back           string
+}
+
+// handleLogin shows a password connector's form and checks it, or sends the
+// browser to a callback connector's upstream.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	connID := r.PathValue("connector")
+	var id string
+	if r.Method == http.MethodPost {
+		id = r.PostFormValue("req")
+	} else {
+		id = r.URL.Query().Get("req")
+	}
+	req, err := s.loadFlow(w, r, id)
+	if err != nil {
+		return
+	}
+	ctx := r.Context()
+	client, err := s.dir.Client(ctx, req.ClientID)
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	conn, ok := s.connectors[connID]
+	if !ok || !s.connectorAllowed(client, connID) {
+		s.renderError(w, r, http.StatusNotFound, "Login method not available",
+			"This login method is not available for this application.")
+		return
+	}
+	if req.Step != stepLogin && req.Step != stepCallback {
+		s.renderError(w, r, http.StatusBadRequest, "Login already done",
+			"This login has already moved on. Go back to the application and start again.")
+		return
+	}
+	switch impl := conn.Impl.(type) {
+	case connectors.PasswordConnector:
+		if r.Method == http.MethodPost {
+			s.passwordLogin(w, r, client, req, id, conn, impl)
+			return
+		}
+		s.renderLogin(w, r, http.StatusOK, client, id, conn, impl, req.LoginHint, "")
+	case connectors.CallbackConnector:
+		s.redirectUpstream(w, r, req, id, conn, impl)
+	default:
+		s.renderError(w, r, http.StatusNotFound, "Login method not available", "This login method cannot be used here.")
+	}
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, client storage.Client,
+	id string, conn *Connector, pc connectors.PasswordConnector, username, msg string) {
+	back := ""
+	if len(s.allowedConnectors(client)) > 1 {
+		back = "/login?req=" + url.QueryEscape(id)
+		if p := strings.TrimSuffix(s.issuerURL.EscapedPath(), "/"); p != "" {
+			back = p + back
+		}
+	}
+	s.render(w, r, status, "login", "Log in", loginPage{
+		ClientName:     clientName(client),
+		Action:         s.url("/login/" + url.PathEscape(conn.ID)),
+		Req:            id,
+		CSRF:           s.mac(stepLogin, id, flowCookie(r), conn.ID),
+		UsernamePrompt: pc.UsernamePrompt(),
+		Username:       username,
+		Error:          msg,
+		Back:           back,
+	})
+}
+
+// passwordLogin checks a submitted login form.
+func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, client storage.Client, req storage.AuthRequest,
+	id string, conn *Connector, pc connectors.PasswordConnector) {
+	ctx := r.Context()
+	if !s.checkMAC(r.PostFormValue("csrf"), stepLogin, id, flowCookie(r), conn.ID) {
+		s.logger.InfoContext(ctx, "login form: bad csrf token", "connector_id", conn.ID, "request_id", requestID(ctx))
+		s.renderError(w, r, http.StatusForbidden, "Form expired",
+			"This form is no longer valid. Go back to the application and start again.")
+		return
+	}
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	password := r.PostFormValue("password")
+	if len(username) > 256 {
+		username = username[:256]
+	}
+	if username == "" || password == "" {
+		s.renderLogin(w, r, http.StatusBadRequest, client, id, conn, pc, username, "Enter your username and password.")
+		return
+	}
+	n, err := s.state.Hit(ctx, "login:"+conn.ID+":"+storage.HashSecret(strings.ToLower(username)), loginWindow)
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	if n > loginAttempts {
+		s.logger.WarnContext(ctx, "login rate limited", "connector_id", conn.ID, "remote", s.clientIP(r))
+		s.renderLogin(w, r, http.StatusTooManyRequests, client, id, conn, pc, username,
+			"Too many attempts. Wait a few minutes and try again.")
+		return
+	}
+	ident, ok, err := pc.Login(ctx, connectors.Scopes{
+		OfflineAccess: hasScope(req.Scopes, scopeOfflineAccess),
+		Groups:        hasScope(req.Scopes, scopeGroups),
+	}, username, password)
+	var refusal *connectors.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		s.logger.InfoContext(ctx, "login refused", "connector_id", conn.ID, "reason", refusal.Detail)
+		s.renderLogin(w, r, http.StatusForbidden, client, id, conn, pc, username, refusal.Reason)
+		return
+	case err != nil:
+		s.logger.ErrorContext(ctx, "login: connector failed", "connector_id", conn.ID, "request_id", requestID(ctx), "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, client, id, conn, pc, username,
+			"Logging in is not possible right now. Please try again in a moment.")
+		return
+	case !ok:
+		s.logger.InfoContext(ctx, "login failed", "connector_id", conn.ID, "remote", s.clientIP(r))
+		s.renderLogin(w, r, http.StatusUnauthorized, client, id, conn, pc, username, "Incorrect username or password.")
+		return
+	}
+	taken, err := s.state.TakeAuthRequest(ctx, req.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.renderError(w, r, http.StatusBadRequest, "Login expired",
+			"This login has expired or was already used. Go back to the application and start again.")
+		return
+	}
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	taken.ConnectorID = conn.ID
+	s.completeLogin(w, r, taken, id, conn, ident)
+}
+
+func hasScope(scopes []string, s string) bool {
+	for _, v := range scopes {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/foyerid/foyer/identity"
+	"github.com/foyerid/foyer/storage"
+)
+
+// keySource is what the gateway needs of the key manager.
+type keySource interface {
+	Sign(alg, typ string, claims any) (string, error)
+	Verify(token, typ string) ([]byte, error)
+	JWKS() (body []byte, etag string)
+	JWKSMaxAge() time.Duration
+	Algorithms() []string
+	DefaultAlgorithm() string
+}
+
+// Connector is one configured connector as the gateway sees it.
+type Connector struct {
+	ID   string
+	Type string
+	Name string
+	// Impl implements connectors.PasswordConnector or
+	// connectors.CallbackConnector, and maybe connectors.RefreshConnector.
+	Impl   any
+	Policy identity.Policy
+}
+
+// Lifetimes are the lifetimes of what the gateway issues.
+type Lifetimes struct {
+	IDToken           time.Duration
+	AccessToken       time.Duration
+	RefreshIdle       time.Duration
+	RefreshAbsolute   time.Duration
+	RefreshReuseGrace time.Duration
+	AuthCode          time.Duration
+	AuthRequest       time.Duration
+	SessionIdle       time.Duration
+	SessionAbsolute   time.Duration
+}
+
+// DefaultLifetimes are Foyer's short defaults.
+var DefaultLifetimes = Lifetimes{
+	IDToken:           10 * time.Minute,
+	AccessToken:       10 * time.Minute,
+	RefreshIdle:       24 * time.Hour,
+	RefreshAbsolute:   30 * 24 * time.Hour,
+	RefreshReuseGrace: 5 * time.Second,
+	AuthCode:          time.Minute,
+	AuthRequest:       15 * time.Minute,
+	SessionIdle:       time.Hour,
+	SessionAbsolute:   12 * time.Hour,
+}
+
+// DemoClient is the dev-mode demo application's client.
+type DemoClient struct {
+	ID     string
+	Secret string
+}
+
+// Options configure a Server.
+type Options struct {
+	Issuer     string // absolute URL without a trailing slash
+	Directory  storage.Directory
+	State      storage.State
+	Keys       keySource
+	Connectors []Connector
+	Linker     *identity.Linker
+	Lifetimes  Lifetimes
+	// FlowKey keys the HMACs that bind forms to their flow (CSRF). All
+	// workers must share it; cmd derives it from the key-encryption key.
+	FlowKey        []byte
+	Theme          string
+	Title          string
+	TrustedProxies []netip.Prefix
+	// Demo enables /demo (dev mode only).
+	Demo   *DemoClient
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+// Server serves Foyer's public HTTP interface.
+type Server struct {
+	issuer         string
+	issuerURL      *url.URL
+	dir            storage.Directory
+	state          storage.State
+	keys           keySource
+	connectors     map[string]*Connector
+	connectorOrder []string
+	linker         *identity.Linker
+	life           Lifetimes
+	flowKey        []byte
+	title          string
+	secure         bool
+	cookiePath     string
+	trustedProxies []netip.Prefix
+	demo           *DemoClient
+	logger         *slog.Logger
+	now            func() time.Time
+	pages          *pages
+	discovery      []byte
+	grants         map[string]grantHandler
+	handler        http.Handler
+}
+
+// New builds a Server.
+func New(o Options) (*Server, error) {
+	if o.Directory == nil || o.State == nil || o.Keys == nil || o.Linker == nil {
+		return nil, errors.New("gateway: directory, state, keys and linker are required")
+	}
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("gateway: issuer %q is not an absolute URL", o.Issuer)
+	}
+	if len(o.FlowKey) < 32 {
+		return nil, errors.New("gateway: flow key must be at least 32 bytes")
+	}
+	s := &Server{
+		issuer:         strings.TrimSuffix(o.Issuer, "/"),
+		issuerURL:      u,
+		dir:            o.Directory,
+		state:          o.State,
+		keys:           o.Keys,
+		connectors:     make(map[string]*Connector),
+		linker:         o.Linker,
+		life:           o.Lifetimes,
+		flowKey:        append([]byte(nil), o.FlowKey...),
+		title:          o.Title,
+		secure:         u.Scheme == "https",
+		cookiePath:     strings.TrimSuffix(u.EscapedPath(), "/") + "/",
+		trustedProxies: o.TrustedProxies,
+		demo:           o.Demo,
+		logger:         o.Logger,
+		now:            o.Clock,
+	}
+	if s.title == "" {
+		s.title = "Foyer"
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.life == (Lifetimes{}) {
+		s.life = DefaultLifetimes
+	}
+	for i := range o.Connectors {
+		c := o.Connectors[i]
+		if _, dup := s.connectors[c.ID]; dup {
+			return nil, fmt.Errorf("gateway: duplicate connector %q", c.ID)
+		}
+		s.connectors[c.ID] = &c
+		s.connectorOrder = append(s.connectorOrder, c.ID)
+	}
+	if len(s.connectors) == 0 {
+		return nil, errors.New("gateway: no connectors")
+	}
+	if s.pages, err = loadPages(o.Theme); err != nil {
+		return nil, err
+	}
+	if s.discovery, err = s.buildDiscovery(); err != nil {
+		return nil, err
+	}
+	s.grants = map[string]grantHandler{
+		grantAuthorizationCode: s.grantCode,
+		grantRefreshToken:      s.grantRefresh,
+		grantPassword:          s.grantPassword,
+	}
+	s.handler = s.middleware(s.routes())
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// path returns the absolute URL of a path under the issuer.
+func (s *Server) url(path string) string { return s.issuer + path }
+
+// routes maps paths to handlers; the issuer's path prefix (if any) is
+// honoured so Foyer can live under https://example.com/id.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	p := strings.TrimSuffix(s.issuerURL.EscapedPath(), "/")
+	handle := func(path string, h http.HandlerFunc) { mux.HandleFunc(p+path, h) }
+	handle("/.well-known/openid-configuration", cors(allowMethods(s.handleDiscovery, http.MethodGet, http.MethodHead)))
+	handle("/jwks", cors(allowMethods(s.handleJWKS, http.MethodGet, http.MethodHead)))
+	handle("/authorize", allowMethods(s.handleAuthorize, http.MethodGet, http.MethodPost))
+	handle("/login", allowMethods(s.handleChooser, http.MethodGet))
+	handle("/login/{connector}", allowMethods(s.handleLogin, http.MethodGet, http.MethodPost))
+	handle("/callback/{connector}", allowMethods(s.handleCallback, http.MethodGet, http.MethodPost))
+	handle("/consent", allowMethods(s.handleConsent, http.MethodGet, http.MethodPost))
+	handle("/token", cors(allowMethods(s.handleToken, http.MethodPost, http.MethodOptions)))
+	handle("/userinfo", cors(allowMethods(s.handleUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)))
+	handle("/healthz", s.handleHealthz)
+	handle("/readyz", s.handleReadyz)
+	handle("/static/", func(w http.ResponseWriter, r *http.Request) {
+		http.StripPrefix(p, s.pages.static).ServeHTTP(w, r)
+	})
+	if s.demo != nil {
+		s.demoRoutes(mux, p)
+	}
+	handle("/", s.handleNotFound)
+	return mux
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if s.demo != nil && (r.URL.Path == "/" || r.URL.Path == s.cookiePath) {
+		http.Redirect(w, r, s.url("/demo"), http.StatusFound)
+		return
+	}
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}
