@@ -98,7 +98,7 @@ func (k *checker) clientSecret(path string, c Client) {
 		k.add(path+".secretHash", "public clients have no secret")
 	case c.Public:
 	case c.Secret == "" && c.SecretHash == "":
-		k.add(path, "confidential clients need secret or secretHash (or set public: true)")
+		k.add(path+".secret", "required for a confidential client: set secret or secretHash (or public: true)")
 	case c.Secret != "" && c.SecretHash != "":
 		k.add(path+".secretHash", "set secret or secretHash, not both")
 	case c.SecretHash != "" && !validSHA256Hash(c.SecretHash) && !validPasswordHash(c.SecretHash):

@@ -65,7 +65,7 @@ func TestValidateProblems(t *testing.T) {
 		{"client id required", base + "clients:\n  - public: true\n    redirectURIs: [https://a.example.com/cb]\n", []want{{5, "clients[0].id", "required"}}},
 		{"client id with space", base + "clients:\n  - id: my app\n    public: true\n    redirectURIs: [https://a.example.com/cb]\n", []want{{5, "clients[0].id", "printable ASCII without spaces"}}},
 		{"client id duplicate", base + "clients:\n  - id: a\n    public: true\n    redirectURIs: [https://a.example.com/cb]\n  - id: a\n    public: true\n    redirectURIs: [https://a.example.com/cb]\n", []want{{8, "clients[1].id", "already used by clients[0]"}}},
-		{"confidential without secret", base + "clients:\n  - id: a\n    redirectURIs: [https://a.example.com/cb]\n", []want{{5, "clients[0]", "need secret or secretHash"}}},
+		{"confidential without secret", base + "clients:\n  - id: a\n    redirectURIs: [https://a.example.com/cb]\n", []want{{5, "clients[0].secret", "required for a confidential client"}}},
 		{"secret and hash", base + "clients:\n  - id: a\n    secret: s\n    secretHash: sha256:x\n    redirectURIs: [https://a.example.com/cb]\n", []want{{7, "clients[0].secretHash", "not both"}}},
 		{"public with secret", base + "clients:\n  - id: a\n    public: true\n    secret: s\n    redirectURIs: [https://a.example.com/cb]\n", []want{{7, "clients[0].secret", "public clients have no secret"}}},
 		{"secret hash malformed", base + "clients:\n  - id: a\n    secretHash: sha256:abc\n    redirectURIs: [https://a.example.com/cb]\n", []want{{6, "clients[0].secretHash", "must be sha256:<base64url>"}}},
