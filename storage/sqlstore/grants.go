@@ -194,7 +194,7 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string) (int,
 	n := 0
 	err := s.write(ctx, "revoke session grants", func(t tx) error {
 		gs, err := listTx(ctx, t, scanData[storage.Grant], `SELECT data FROM grants WHERE session_id = ?
-			AND offline = ? AND revoked = ? AND expires_at > ?`+t.forUpdate(), sessionID, false, false, s.nowMillis())
+			AND offline = ? AND revoked = ? AND expires_at > ? ORDER BY id`+t.forUpdate(), sessionID, false, false, s.nowMillis())
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ type options struct {
 	now         func() time.Time
 	log         *slog.Logger
 	busyTimeout time.Duration
-	readers     int
+	poolSize    int
 }
 
 func newOptions(opts []Option) options {
@@ -52,8 +52,9 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
-// WithReaders sets the number of SQLite read connections (by default the
-// larger of 4 and GOMAXPROCS).
-func WithReaders(n int) Option {
-	return func(o *options) { o.readers = n }
+// WithPoolSize sets the number of connections: SQLite's read connections
+// (by default the larger of 4 and GOMAXPROCS; writes always have their one
+// connection) or PostgreSQL's whole pool (10 by default).
+func WithPoolSize(n int) Option {
+	return func(o *options) { o.poolSize = n }
 }

@@ -131,7 +131,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", abs, err)
 	}
-	readers := o.readers
+	readers := o.poolSize
 	if readers <= 0 {
 		readers = max(4, runtime.GOMAXPROCS(0))
 	}
