@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -118,5 +119,25 @@ func TestEmptyFile(t *testing.T) {
 		if len(ps) != 2 || ps[0].Path != "issuer" || ps[1].Path != "keys.kek" {
 			t.Errorf("%q: problems:\n%v", src, ps)
 		}
+	}
+}
+
+// TestDocExample keeps the five-mistakes example in docs/config.md true.
+func TestDocExample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "A file with five mistakes:\n\n```yaml\n")
+	src, rest, ok2 := strings.Cut(rest, "```\n")
+	_, rest, ok3 := strings.Cut(rest, "```\n")
+	want, _, ok4 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 || !ok3 || !ok4 {
+		t.Fatal("docs/config.md: five-mistakes example not found")
+	}
+	_, err = Parse([]byte(src), "foyer.yaml", nil, testRegistry())
+	if err == nil || err.Error()+"\n" != want {
+		t.Errorf("docs/config.md example prints:\n%v\nbut the doc says:\n%s", err, want)
 	}
 }
