@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -24,11 +25,20 @@ const (
 // devConfig builds the `serve --dev` config in dir, creating the dev
 // key-encryption key file on first use so that keys, clients and users
 // survive a restart.
-func devConfig(dir string) (*config.Config, keys.KEK, error) {
+func devConfig(dir, addr string) (*config.Config, keys.KEK, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, keys.KEK{}, fmt.Errorf("--addr: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, keys.KEK{}, fmt.Errorf("--addr: dev mode listens on a loopback address only, not %q", host)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, keys.KEK{}, fmt.Errorf("dev folder: %w", err)
 	}
 	cfg := config.Dev(dir)
+	cfg.HTTP.Addr = addr
+	cfg.Issuer = "http://" + addr
 	kekFile := cfg.Keys.KEK.File
 	kek, err := keys.LoadKEK(kekFile, "")
 	if errors.Is(err, fs.ErrNotExist) {

@@ -29,6 +29,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("config", "", "config file")
 	dev := fs.Bool("dev", false, "run a development instance (embedded store, demo client and user)")
 	dir := fs.String("dir", ".", "with --dev: the folder for the dev database and key-encryption key")
+	addr := fs.String("addr", "127.0.0.1:5556", "with --dev: the loopback address to listen on (the issuer follows it)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -43,7 +44,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	var kek keys.KEK
 	var err error
 	if *dev {
-		cfg, kek, err = devConfig(*dir)
+		cfg, kek, err = devConfig(*dir, *addr)
 		if err != nil {
 			fmt.Fprintln(stderr, "foyer:", err)
 			return exitFail
