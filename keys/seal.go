@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -235,4 +237,16 @@ func versionedAAD(aad []byte) []byte {
 	ad := make([]byte, 0, 1+len(aad))
 	ad = append(ad, sealVersion)
 	return append(ad, aad...)
+}
+
+// Derive returns a 32-byte key for one purpose, derived from the KEK with
+// HKDF-SHA256, so that every worker holding the KEK agrees on it and nothing
+// more has to be stored or distributed (the gateway's flow HMAC key, the
+// dev-mode demo secret). Different purposes give unrelated keys.
+func (k KEK) Derive(purpose string) []byte {
+	out, err := hkdf.Key(sha256.New, k.k[:], nil, "foyer/derive/v1:"+purpose, 32)
+	if err != nil {
+		panic("keys: hkdf: " + err.Error()) // cannot happen for a 32-byte output
+	}
+	return out
 }

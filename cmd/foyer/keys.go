@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -77,6 +76,5 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.SignFrom.UTC().Format(time.RFC3339), removed)
 	}
 	_ = tw.Flush()
-	_ = os.Stdout.Sync()
 	return exitOK
 }

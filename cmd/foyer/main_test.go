@@ -166,7 +166,7 @@ connectors:
 	if code != exitConfig {
 		t.Fatalf("exit %d, want %d; output:\n%s", code, exitConfig, errOut)
 	}
-	lines := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(file) + `:\d+: `).FindAllString(errOut, -1)
+	lines := regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(file)+`:\d+: `).FindAllString(errOut, -1)
 	if len(lines) != 5 {
 		t.Fatalf("want 5 problems with file:line, got %d:\n%s", len(lines), errOut)
 	}

@@ -127,7 +127,7 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, demo *gateway.
 		Issuer: cfg.Issuer, Directory: a.store.Directory, State: a.store.State,
 		Keys: a.keys, Connectors: conns,
 		Linker:    identity.NewLinker(a.store.Directory, nil, logger),
-		Lifetimes: lifetimes(cfg), FlowKey: deriveKey(kek, "flow"),
+		Lifetimes: lifetimes(cfg), FlowKey: kek.Derive("gateway flow"),
 		Theme: cfg.Web.Theme, Title: cfg.Web.Title, TrustedProxies: proxies,
 		Demo: demo, Logger: logger,
 	})

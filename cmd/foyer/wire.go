@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -243,30 +240,9 @@ func clientFromConfig(cc config.Client, now time.Time) storage.Client {
 	return c
 }
 
-// deriveKey derives a purpose-bound key from the key-encryption key, so
-// every worker holding the KEK agrees on it and nothing else is stored.
-func deriveKey(kek keys.KEK, purpose string) []byte {
-	raw := kekBytes(kek)
-	k, err := hkdf.Key(sha256.New, raw, nil, "foyer "+purpose, 32)
-	if err != nil {
-		panic(err) // cannot happen for a 32-byte output
-	}
-	return k
-}
-
-func kekBytes(kek keys.KEK) []byte {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(kek.Encode(), "="))
-	if err != nil || len(b) != keys.KEKSize {
-		b, _ = base64.StdEncoding.DecodeString(kek.Encode())
-	}
-	return b
-}
-
 // devSecret is a stable secret for dev mode, derived from the KEK.
 func devSecret(kek keys.KEK, purpose string) string {
-	m := hmac.New(sha256.New, kekBytes(kek))
-	m.Write([]byte(purpose))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:32]
+	return base64.RawURLEncoding.EncodeToString(kek.Derive("dev " + purpose))[:32]
 }
 
 // openConnectors opens the configured connectors (the built-in local one
