@@ -20,6 +20,7 @@ import (
 // implementing yaml.Unmarshaler get the node with ${VAR} already expanded.
 //
 // The zero Decoder does no ${VAR} expansion and knows no connector types.
+// A Decoder is not changed by decoding and is safe for concurrent use.
 type Decoder struct {
 	// File names the file in problems.
 	File string

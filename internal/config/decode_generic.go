@@ -57,7 +57,10 @@ func (s *decodeState) expandedCopy(n *yaml.Node, path string) *yaml.Node {
 			p := indexPath(path, i)
 			if n.Kind == yaml.MappingNode {
 				if i%2 == 0 {
-					kc := *deref(c)
+					kc := yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+					if k := deref(c); k != nil {
+						kc = *k
+					}
 					cp.Content[i] = &kc
 					continue
 				}

@@ -252,16 +252,16 @@ func (k *checker) redis(path string, r Redis) {
 	}
 }
 
-// Algorithms lists the signing algorithms Foyer supports.
-var Algorithms = []string{AlgRS256, AlgES256, AlgEdDSA}
+// algorithms lists the signing algorithms Foyer supports.
+var algorithms = []string{AlgRS256, AlgES256, AlgEdDSA}
 
 func (k *checker) keys(ks Keys) {
 	if len(ks.Algorithms) == 0 {
-		k.add("keys.algorithms", "at least one is required: %s", strings.Join(Algorithms, ", "))
+		k.add("keys.algorithms", "at least one is required: %s", strings.Join(algorithms, ", "))
 	}
 	for i, alg := range ks.Algorithms {
 		path := indexPath("keys.algorithms", i)
-		if k.oneOf(path, alg, Algorithms...) && slices.Index(ks.Algorithms, alg) < i {
+		if k.oneOf(path, alg, algorithms...) && slices.Index(ks.Algorithms, alg) < i {
 			k.add(path, "%s is listed twice", alg)
 		}
 	}
