@@ -1,8 +1,9 @@
 // Package sqlstore is Foyer's SQL storage backend: one implementation of
 // storage.Directory, storage.State and storage.Sweeper over database/sql,
 // with the differences between databases confined to a small dialect.
-// SQLite (modernc.org/sqlite, pure Go) is the embedded default; PostgreSQL
-// is a second dialect of the same code.
+// SQLite (modernc.org/sqlite, pure Go; OpenSQLite) is the embedded
+// default; PostgreSQL (pgx's database/sql driver; OpenPostgres) is a second
+// dialect of the same code.
 //
 // # Layout of the data
 //
@@ -41,6 +42,14 @@
 // BEGIN IMMEDIATE, and several read-only connections. Writers of one process
 // queue in database/sql rather than spin in SQLite's busy handler, which is
 // what keeps SQLITE_BUSY out of heavy races; readers never wait under WAL.
+//
+// # PostgreSQL
+//
+// See OpenPostgres: one pool for reads and writes, READ COMMITTED
+// transactions that lock the rows they change (SELECT ... FOR UPDATE),
+// conditional statements that PostgreSQL re-checks after a row lock wait,
+// and a transaction-scoped advisory lock around each migration so that
+// workers starting together migrate once.
 //
 // # Adding a dialect
 //
