@@ -176,6 +176,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req stora
 		return
 	}
 	login.SessionID = sess.ID
+	s.metrics.logins.WithLabelValues(conn.ID, "ok").Inc()
 	s.logger.InfoContext(ctx, "login", "connector_id", conn.ID, "client_id", client.ID, "user_id", user.ID, "request_id", requestID(ctx))
 	s.afterLogin(w, r, client, req, id, login)
 }

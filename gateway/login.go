@@ -163,15 +163,18 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, client st
 	var refusal *connectors.Refusal
 	switch {
 	case errors.As(err, &refusal):
+		s.metrics.logins.WithLabelValues(conn.ID, "refused").Inc()
 		s.logger.InfoContext(ctx, "login refused", "connector_id", conn.ID, "reason", refusal.Detail)
 		s.renderLogin(w, r, http.StatusForbidden, client, id, conn, pc, username, refusal.Reason)
 		return
 	case err != nil:
+		s.metrics.logins.WithLabelValues(conn.ID, "error").Inc()
 		s.logger.ErrorContext(ctx, "login: connector failed", "connector_id", conn.ID, "request_id", requestID(ctx), "err", err)
 		s.renderLogin(w, r, http.StatusServiceUnavailable, client, id, conn, pc, username,
 			"Logging in is not possible right now. Please try again in a moment.")
 		return
 	case !ok:
+		s.metrics.logins.WithLabelValues(conn.ID, "failed").Inc()
 		s.logger.InfoContext(ctx, "login failed", "connector_id", conn.ID, "remote", s.clientIP(r))
 		s.renderLogin(w, r, http.StatusUnauthorized, client, id, conn, pc, username, "Incorrect username or password.")
 		return

@@ -90,6 +90,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 						"The server met an unexpected condition. Please try again.")
 				}
 			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			s.metrics.observe(r.Pattern, rec.status, time.Since(start))
 			level := s.logger.Info
 			if rec.status >= 500 {
 				level = s.logger.Warn

@@ -110,6 +110,7 @@ type Server struct {
 	pages          *pages
 	discovery      []byte
 	grants         map[string]grantHandler
+	metrics        *metrics
 	handler        http.Handler
 }
 
@@ -142,6 +143,7 @@ func New(o Options) (*Server, error) {
 		demo:           o.Demo,
 		logger:         o.Logger,
 		now:            o.Clock,
+		metrics:        newMetrics(),
 	}
 	if s.title == "" {
 		s.title = "Foyer"

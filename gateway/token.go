@@ -53,9 +53,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := handler(r, client, form)
 	if err != nil {
+		s.metrics.tokens.WithLabelValues(gt, asOAuthError(err).Code).Inc()
 		s.writeJSONError(w, r, err)
 		return
 	}
+	s.metrics.tokens.WithLabelValues(gt, "ok").Inc()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

@@ -184,7 +184,20 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logg
 	if dev {
 		printDevBanner(stdout, cfg, demo)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	var ops *http.Server
+	if cfg.Admin.Addr != "" {
+		// The internal address: health, readiness and metrics. The admin
+		// JSON API is not built yet (docs/status.md).
+		opsLn, err := net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin.addr: %w", err)
+		}
+		ops = &http.Server{Handler: a.gateway.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		logger.Info("ops endpoints listening", "addr", opsLn.Addr().String())
+		go func() { errc <- ops.Serve(opsLn) }()
+	}
 	go func() {
 		if tlsOn {
 			errc <- srv.ServeTLS(ln, "", "")
@@ -200,6 +213,9 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logg
 	logger.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
+	if ops != nil {
+		_ = ops.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -62,7 +62,23 @@ type closer interface{ Close() error }
 func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (storage.Store, []closer, error) {
 	var st storage.Store
 	var closers []closer
-	var sqlite *sqlstore.Store
+	var sqlite, pg *sqlstore.Store
+	openPostgres := func() (*sqlstore.Store, error) {
+		if pg != nil {
+			return pg, nil
+		}
+		opts := []sqlstore.Option{sqlstore.WithLogger(logger)}
+		if c.Postgres.MaxConns > 0 {
+			opts = append(opts, sqlstore.WithPoolSize(c.Postgres.MaxConns))
+		}
+		s, err := sqlstore.OpenPostgres(ctx, c.Postgres.URL.Reveal(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("storage.postgres: %w", err)
+		}
+		pg = s
+		closers = append(closers, s)
+		return s, nil
+	}
 	openSQLite := func() (*sqlstore.Store, error) {
 		if sqlite != nil {
 			return sqlite, nil
@@ -85,6 +101,12 @@ func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (stor
 			return st, closers, err
 		}
 		st.Directory, st.State = s, s
+	case config.StoragePostgres:
+		s, err := openPostgres()
+		if err != nil {
+			return st, closers, err
+		}
+		st.Directory, st.State = s, s
 	default:
 		return st, closers, fmt.Errorf("storage.type: %q is not available in this build yet (see docs/storage.md)", c.Type)
 	}
@@ -94,6 +116,12 @@ func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (stor
 			st.State = memory.New()
 		case config.StorageSQLite:
 			s, err := openSQLite()
+			if err != nil {
+				return st, closers, err
+			}
+			st.State = s
+		case config.StoragePostgres:
+			s, err := openPostgres()
 			if err != nil {
 				return st, closers, err
 			}

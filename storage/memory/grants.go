@@ -127,7 +127,9 @@ func (s *Store) RotateRefreshToken(_ context.Context, r storage.Rotation) (stora
 		g.PreviousHash, g.TokenHash = g.TokenHash, r.NewTokenHash
 		g.RotatedAt = now
 		g.SuccessorSealed = bytes.Clone(r.SuccessorSealed)
-		g.ExpiresAt = minTime(now.Add(r.IdleTTL), g.AbsoluteExpiresAt)
+		if r.IdleTTL > 0 {
+			g.ExpiresAt = minTime(now.Add(r.IdleTTL), g.AbsoluteExpiresAt)
+		}
 		if r.Claims != nil {
 			g.Login.Claims = copyClaims(*r.Claims)
 		}
@@ -165,6 +167,9 @@ func (s *Store) RevokeGrant(_ context.Context, id string) error {
 // RevokeSessionGrants revokes the live, unrevoked, non-offline grants of an
 // SSO session and returns how many it revoked.
 func (s *Store) RevokeSessionGrants(_ context.Context, sessionID string) (int, error) {
+	if sessionID == "" {
+		return 0, nil // grants without a session belong to no session
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -241,7 +246,9 @@ func (s *Store) TouchSession(_ context.Context, id string, idle time.Duration) (
 		return storage.Session{}, fmt.Errorf("memory: touch session: %w", storage.ErrNotFound)
 	}
 	ss.LastSeenAt = now
-	ss.ExpiresAt = minTime(now.Add(idle), ss.AbsoluteExpiresAt)
+	if idle > 0 {
+		ss.ExpiresAt = minTime(now.Add(idle), ss.AbsoluteExpiresAt)
+	}
 	s.sessions[id] = ss
 	return copySession(ss), nil
 }

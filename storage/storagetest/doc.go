@@ -44,6 +44,8 @@
 //   - Update callbacks cannot change a record's keys: the store keeps the ID
 //     (and an identity's ConnectorID, Subject and UserID) whatever fn does.
 //   - Rate-limit windows are aligned on the Unix epoch.
+//   - RevokeSessionGrants("") revokes nothing; a non-positive IdleTTL or
+//     idle duration leaves an expiry as it was.
 //   - RevokeSessionGrants counts only grants it revoked now, not ones already
 //     revoked; GrantByRefreshToken still finds a revoked grant.
 //   - A rotation's grace window is [RotatedAt, RotatedAt+Grace): a retry

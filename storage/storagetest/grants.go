@@ -121,6 +121,19 @@ func testGrants(t *testing.T, open openState) {
 		if n != 0 {
 			t.Errorf("RevokeSessionGrants unknown: revoked %d, want 0", n)
 		}
+		// Grants without a session belong to no session: "" revokes nothing.
+		lone := fullGrant(c, "lone", "u1", "", idle, absolute)
+		mustOK(t, "CreateGrant lone", s.CreateGrant(ctx, lone))
+		n, err = s.RevokeSessionGrants(ctx, "")
+		mustOK(t, "RevokeSessionGrants empty", err)
+		if n != 0 {
+			t.Errorf("RevokeSessionGrants(\"\"): revoked %d, want 0", n)
+		}
+		got, err := s.Grant(ctx, "lone")
+		mustOK(t, "Grant lone", err)
+		if got.Revoked {
+			t.Error(`RevokeSessionGrants("") revoked a grant without a session`)
+		}
 	})
 	t.Run("grants by user", func(t *testing.T) {
 		s, c := open(t)
