@@ -173,14 +173,14 @@ func (h *harness) kind(r resp) string {
 	}
 	p := r.URL.Path
 	switch {
+	case strings.Contains(r.Body, `id="formpost"`):
+		return kindFormPost
 	case p == "/login":
 		return kindChooser
 	case strings.HasPrefix(p, "/login/") && formField(r.Body, "password"):
 		return kindLogin
 	case p == "/consent":
 		return kindConsent
-	case strings.Contains(r.Body, `id="formpost"`):
-		return kindFormPost
 	}
 	return kindOther
 }
