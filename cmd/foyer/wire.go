@@ -299,7 +299,10 @@ func openConnectors(cfg *config.Config, dir storage.Directory, state storage.Sta
 		}
 		out = append(out, gateway.Connector{
 			ID: c.ID, Type: c.Type, Name: name, Impl: impl,
-			Policy: identity.Policy{Signup: true},
+			Policy: identity.Policy{
+				Signup:              c.Signup != config.SignupDeny,
+				LinkByVerifiedEmail: c.LinkByVerifiedEmail,
+			},
 		})
 	}
 	return out, nil

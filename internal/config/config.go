@@ -313,6 +313,16 @@ type Connector struct {
 	Type string `yaml:"type"`
 	// Name is shown on the login page. Default: ID.
 	Name string `yaml:"name"`
+	// Signup is what happens at the first login of an identity no local
+	// user is linked to: "allow" (the default) creates a local user,
+	// "deny" refuses the login (for directories where an administrator
+	// provisions users).
+	Signup string `yaml:"signup"`
+	// LinkByVerifiedEmail links a new identity to the one existing local
+	// user with the same verified email, when the upstream says the email
+	// is verified. Only for connectors trusted to verify emails: an
+	// upstream that lets anyone claim any address would hand over accounts.
+	LinkByVerifiedEmail bool `yaml:"linkByVerifiedEmail"`
 	// Config is the value the Registry's constructor for Type returned,
 	// decoded strictly from the config block; nil when Type is unknown.
 	Config any `yaml:"config"`

@@ -26,10 +26,12 @@ func (c *Connector) decodeNode(s *decodeState, n *yaml.Node, path string, line i
 		ID     string     `yaml:"id"`
 		Type   string     `yaml:"type"`
 		Name   string     `yaml:"name"`
+		Signup string     `yaml:"signup"`
+		Link   bool       `yaml:"linkByVerifiedEmail"`
 		Config *yaml.Node `yaml:"config"`
 	}
 	s.structValue(n, path, reflect.ValueOf(&raw).Elem(), line)
-	c.ID, c.Type, c.Name = raw.ID, raw.Type, raw.Name
+	c.ID, c.Type, c.Name, c.Signup, c.LinkByVerifiedEmail = raw.ID, raw.Type, raw.Name, raw.Signup, raw.Link
 	if raw.Type == "" {
 		return // Validate reports it
 	}

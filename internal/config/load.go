@@ -174,6 +174,7 @@ func (c *Config) SetDefaults() {
 	}
 	for i := range c.Connectors {
 		setString(&c.Connectors[i].Name, c.Connectors[i].ID)
+		setString(&c.Connectors[i].Signup, SignupAllow)
 	}
 }
 

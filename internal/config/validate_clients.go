@@ -36,9 +36,18 @@ func (k *checker) connectors(cs []Connector) []string {
 		if c.Type == "" {
 			k.add(path+".type", "required")
 		}
+		if c.Signup != "" && c.Signup != SignupAllow && c.Signup != SignupDeny {
+			k.add(path+".signup", "%q is not one of allow, deny", c.Signup)
+		}
 	}
 	return ids
 }
+
+// Signup policies of a connector.
+const (
+	SignupAllow = "allow"
+	SignupDeny  = "deny"
+)
 
 var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword}
 
