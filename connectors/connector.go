@@ -70,6 +70,16 @@ type CallbackConnector interface {
 	HandleCallback(ctx context.Context, s Scopes, connState []byte, r *http.Request) (Identity, error)
 }
 
+// FormConnector is a CallbackConnector that must send the browser upstream
+// with a POST (the SAML HTTP-POST binding). When a connector implements it
+// and LoginForm returns a non-empty action, the gateway renders a form that
+// posts fields to action (auto-submitted by a same-origin script, with a
+// button when scripts are off) instead of redirecting to LoginURL.
+type FormConnector interface {
+	CallbackConnector
+	LoginForm(ctx context.Context, s Scopes, callbackURL, state string) (action string, fields map[string]string, connState []byte, err error)
+}
+
 // RefreshConnector re-validates an identity when a client refreshes: the
 // account still exists, its groups are current.
 type RefreshConnector interface {

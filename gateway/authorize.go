@@ -281,18 +281,13 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectU
 func (s *Server) respondToClient(w http.ResponseWriter, r *http.Request, redirectURI, mode string, v url.Values) {
 	w.Header().Set("Cache-Control", "no-store")
 	if mode == responseModeFormPost {
-		type field struct{ Name, Value string }
-		var fields []field
+		var fields []postField
 		for _, k := range []string{"code", "state", "iss", "error", "error_description"} {
 			if v.Has(k) {
-				fields = append(fields, field{k, v.Get(k)})
+				fields = append(fields, postField{k, v.Get(k)})
 			}
 		}
-		withFormAction(w, redirectURI)
-		s.render(w, r, http.StatusOK, "formpost", "Continuing", struct {
-			Action string
-			Fields []field
-		}{redirectURI, fields})
+		s.renderFormPost(w, r, redirectURI, "Continuing", fields)
 		return
 	}
 	target := redirectURI
@@ -307,4 +302,31 @@ func (s *Server) respondToClient(w http.ResponseWriter, r *http.Request, redirec
 	}
 	withFormAction(w, redirectURI)
 	http.Redirect(w, r, target, status)
+}
+
+// postField is one hidden field of an auto-submitted form.
+type postField struct{ Name, Value string }
+
+// renderFormPost renders a form that posts fields to action: submitted by
+// /static/formpost.js, or by a button when scripts are off.
+func (s *Server) renderFormPost(w http.ResponseWriter, r *http.Request, action, heading string, fields []postField) {
+	w.Header().Set("Cache-Control", "no-store")
+	withFormAction(w, action)
+	s.render(w, r, http.StatusOK, "formpost", heading, struct {
+		Action string
+		Fields []postField
+	}{action, fields})
+}
+
+func sortedFields(m map[string]string) []postField {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]postField, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, postField{k, m[k]})
+	}
+	return out
 }

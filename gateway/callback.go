@@ -17,10 +17,23 @@ func (s *Server) redirectUpstream(w http.ResponseWriter, r *http.Request, req st
 	ctx := r.Context()
 	secret := storage.NewSecret()
 	state := id + "." + secret
-	target, connState, err := cc.LoginURL(ctx, connectors.Scopes{
+	scopes := connectors.Scopes{
 		OfflineAccess: hasScope(req.Scopes, scopeOfflineAccess),
 		Groups:        hasScope(req.Scopes, scopeGroups),
-	}, s.url("/callback/"+url.PathEscape(conn.ID)), state)
+	}
+	callback := s.url("/callback/" + url.PathEscape(conn.ID))
+	var (
+		target, action string
+		fields         map[string]string
+		connState      []byte
+		err            error
+	)
+	if fc, ok := cc.(connectors.FormConnector); ok {
+		action, fields, connState, err = fc.LoginForm(ctx, scopes, callback, state)
+	}
+	if err == nil && action == "" {
+		target, connState, err = cc.LoginURL(ctx, scopes, callback, state)
+	}
 	if err != nil {
 		s.logger.ErrorContext(ctx, "connector login url", "connector_id", conn.ID, "request_id", requestID(ctx), "err", err)
 		s.renderErrorBack(w, r, http.StatusBadGateway, "Login unavailable",
@@ -35,8 +48,16 @@ func (s *Server) redirectUpstream(w http.ResponseWriter, r *http.Request, req st
 		s.storeErrorPage(w, r, err)
 		return
 	}
+	if action != "" {
+		s.renderFormPost(w, r, action, "Continuing to "+conn.Name, sortedFields(fields))
+		return
+	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
+
+// resubmitField marks a callback POST that Foyer bounced once through its
+// own page (see handleCallback).
+const resubmitField = "foyer_resubmit"
 
 // retryPath is the same-origin path that restarts a connector's login for a
 // request.
@@ -57,6 +78,22 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if !isCallback {
 		s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 		return
+	}
+	if r.Method == http.MethodPost && flowCookie(r) == "" && r.PostFormValue(resubmitField) == "" {
+		// An upstream POSTed here from another site (the SAML HTTP-POST
+		// binding), so the browser withheld the SameSite=Lax flow cookie.
+		// Bounce the same form once through a same-origin page: that POST
+		// carries the cookie, and the flow stays bound to this browser.
+		if err := r.ParseForm(); err == nil {
+			f := []postField{{resubmitField, "1"}}
+			for k, vs := range r.PostForm {
+				for _, v := range vs {
+					f = append(f, postField{k, v})
+				}
+			}
+			s.renderFormPost(w, r, s.url(r.URL.EscapedPath()), "Continuing", f)
+			return
+		}
 	}
 	state := r.FormValue("state")
 	if state == "" {
