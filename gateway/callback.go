@@ -91,7 +91,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 					f = append(f, postField{k, v})
 				}
 			}
-			s.renderFormPost(w, r, s.url(r.URL.EscapedPath()), "Continuing", f)
+			s.renderFormPost(w, r, s.issuerURL.Scheme+"://"+s.issuerURL.Host+r.URL.EscapedPath(), "Continuing", f)
 			return
 		}
 	}
