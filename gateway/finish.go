@@ -95,7 +95,9 @@ func (s *Server) sessionLogin(ctx context.Context, r *http.Request, client stora
 		return storage.Login{}, false, err
 	}
 	l := sess.Login
-	if req.MaxAge >= 0 && now.Sub(l.AuthTime) > time.Duration(req.MaxAge)*time.Second {
+	// max_age=0 is prompt=login (OIDC Core §3.1.2.1), even within the
+	// second auth_time was truncated to.
+	if req.MaxAge == 0 || (req.MaxAge > 0 && now.Sub(l.AuthTime) > time.Duration(req.MaxAge)*time.Second) {
 		return storage.Login{}, false, nil
 	}
 	if !s.connectorAllowed(client, l.ConnectorID) || (req.ConnectorHint != "" && req.ConnectorHint != l.ConnectorID) {
