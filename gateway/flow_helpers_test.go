@@ -542,3 +542,20 @@ func (h *harness) cookie(b *http.Client, name string) string {
 	}
 	return ""
 }
+
+// decodeJWT reads a JWT's payload into v without checking the signature
+// (the tests that care verify with go-oidc).
+func decodeJWT(t *testing.T, token string, v any) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS compact token: %d parts", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		t.Fatal(err)
+	}
+}
