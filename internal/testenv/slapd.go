@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -24,13 +23,6 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-)
-
-// The throwaway directory's naming context and administrator.
-const (
-	SlapdBaseDN        = "dc=example,dc=org"
-	SlapdAdminDN       = "cn=admin,dc=example,dc=org"
-	SlapdAdminPassword = "admin-secret"
 )
 
 // slapdBaseLDIF is loaded at the first start: the suffix and two
@@ -59,8 +51,8 @@ const (
 )
 
 // SlapdServer is a running, throwaway OpenLDAP server. The directory
-// holds SlapdBaseDN, ou=people and ou=groups below it; the administrator
-// (the rootdn) may do anything. Anonymous clients may only bind; bound
+// holds dc=example,dc=org, and ou=people and ou=groups below it; the
+// administrator, cn=admin,dc=example,dc=org (the rootdn), may do anything. Anonymous clients may only bind; bound
 // users may read everything but passwords.
 type SlapdServer struct {
 	// URL is the plain listener, ldap://127.0.0.1:port. It offers
@@ -70,7 +62,7 @@ type SlapdServer struct {
 	LDAPSURL string
 	// Addr and TLSAddr are the host:port of URL and LDAPSURL.
 	Addr, TLSAddr string
-	// BaseDN is the naming context, SlapdBaseDN.
+	// BaseDN is the naming context, dc=example,dc=org.
 	BaseDN string
 	// AdminDN and AdminPassword are the rootdn's credentials.
 	AdminDN, AdminPassword string
@@ -93,7 +85,6 @@ type SlapdServer struct {
 // slapdProc is one run of the slapd process.
 type slapdProc struct {
 	cmd    *exec.Cmd
-	ready  chan struct{} // closed when slapd says it is serving
 	done   chan struct{} // closed when the process has exited
 	paused bool
 }
@@ -107,9 +98,9 @@ type slapdProc struct {
 func Slapd(t testing.TB) *SlapdServer {
 	t.Helper()
 	s := &SlapdServer{
-		BaseDN:        SlapdBaseDN,
-		AdminDN:       SlapdAdminDN,
-		AdminPassword: SlapdAdminPassword,
+		BaseDN:        "dc=example,dc=org",
+		AdminDN:       "cn=admin,dc=example,dc=org",
+		AdminPassword: "admin-secret",
 		dir:           t.TempDir(),
 	}
 	var err error
@@ -127,7 +118,9 @@ func Slapd(t testing.TB) *SlapdServer {
 		t.Fatalf("testenv: slapd certificates: %v", err)
 	}
 	s.CAFile = filepath.Join(s.dir, "ca.pem")
-	if err := os.MkdirAll(filepath.Join(s.dir, "db"), 0o700); err != nil {
+	err = errors.Join(os.MkdirAll(filepath.Join(s.dir, "db"), 0o700),
+		os.WriteFile(filepath.Join(s.dir, "admin.pw"), []byte(s.AdminPassword), 0o600))
+	if err != nil {
 		t.Fatalf("testenv: slapd: %v", err)
 	}
 	t.Cleanup(func() {
@@ -178,9 +171,6 @@ func slapdMissing(t testing.TB, err error) {
 func (s *SlapdServer) Add(t testing.TB, ldif string) {
 	t.Helper()
 	pw := filepath.Join(s.dir, "admin.pw")
-	if err := os.WriteFile(pw, []byte(s.AdminPassword), 0o600); err != nil {
-		t.Fatalf("testenv: slapd add: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), slapdOpTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.ldapmodify, "-x", "-a", "-H", s.URL, "-D", s.AdminDN, "-y", pw)
@@ -281,45 +271,29 @@ func (s *SlapdServer) signal(t testing.TB, sig syscall.Signal, paused bool) {
 // waitStopped waits until /proc says every thread of pid is stopped. On a
 // system without /proc it returns at once.
 func waitStopped(pid int, exited <-chan struct{}) error {
-	deadline := time.NewTimer(slapdStopTimeout)
-	defer deadline.Stop()
 	tasks := fmt.Sprintf("/proc/%d/task", pid)
-	for {
+	return retry(exited, slapdStopTimeout, func() error {
 		entries, err := os.ReadDir(tasks)
 		if err != nil {
 			return nil
 		}
-		stopped := true
 		for _, e := range entries {
 			stat, err := os.ReadFile(filepath.Join(tasks, e.Name(), "stat"))
 			// The state follows the parenthesised command name.
 			i := bytes.LastIndexByte(stat, ')')
 			if err == nil && i >= 0 && i+2 < len(stat) && stat[i+2] != 'T' {
-				stopped = false
-				break
+				return errors.New("slapd is still running")
 			}
 		}
-		if stopped {
-			return nil
-		}
-		retry := time.NewTimer(time.Millisecond)
-		select {
-		case <-retry.C:
-		case <-exited:
-			retry.Stop()
-			return errors.New("slapd exited")
-		case <-deadline.C:
-			retry.Stop()
-			return errors.New("slapd did not stop")
-		}
-	}
+		return nil
+	})
 }
 
 // Log returns what slapd has written to stderr so far (its last MiB).
 func (s *SlapdServer) Log() string { return s.log.String() }
 
-// launch starts slapd and waits until it serves and the administrator can
-// bind. On failure the process is gone.
+// launch starts slapd and waits until the administrator can bind. On
+// failure the process is gone.
 func (s *SlapdServer) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,66 +301,55 @@ func (s *SlapdServer) launch() error {
 		return errors.New("already running")
 	}
 	cmd := exec.Command(s.slapd, "-f", s.conf, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "stats")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stdout = &s.log
+	cmd.Stdout, cmd.Stderr = &s.log, &s.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.slapd, err)
 	}
-	p := &slapdProc{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{})}
+	p := &slapdProc{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		readySeen := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.log.WriteString(line + "\n")
-			if !readySeen && strings.Contains(line, "slapd starting") {
-				readySeen = true
-				close(p.ready)
-			}
-		}
 		err := cmd.Wait()
 		s.log.WriteString(fmt.Sprintf("testenv: slapd exited: %v\n", err))
 		close(p.done)
 	}()
-
-	timer := time.NewTimer(slapdStartTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.ready:
-	case <-p.done:
-		return errors.New("slapd exited before serving")
-	case <-timer.C:
-		_ = cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("slapd did not start within %v", slapdStartTimeout)
-	}
-	// slapd says it is starting a moment before its listeners accept:
-	// retry the administrator's bind, backing off, until it works, slapd
-	// exits or the start timeout passes.
-	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+	err := retry(p.done, slapdStartTimeout, func() error {
 		conn, err := s.adminConn()
 		if err == nil {
 			_ = conn.Close()
-			s.proc = p
+		}
+		return err
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("slapd does not serve: %w", err)
+	}
+	s.proc = p
+	return nil
+}
+
+// retry calls try, backing off from 1ms to 100ms between calls, until it
+// succeeds, exited is closed or timeout passes; it returns try's last
+// error in the two latter cases. The helpers wait for slapd with it:
+// there is no event to wait on.
+func retry(exited <-chan struct{}, timeout time.Duration, try func() error) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := try()
+		if err == nil {
 			return nil
 		}
-		retry := time.NewTimer(wait)
+		next := time.NewTimer(wait)
 		select {
-		case <-retry.C:
+		case <-next.C:
 			continue
-		case <-p.done:
-			retry.Stop()
-			return fmt.Errorf("slapd exited before serving: %w", err)
-		case <-timer.C:
-			retry.Stop()
-			_ = cmd.Process.Kill()
-			<-p.done
-			return fmt.Errorf("slapd refuses the administrator: %w", err)
+		case <-exited:
+			err = fmt.Errorf("%w (slapd exited)", err)
+		case <-deadline.C:
+			err = fmt.Errorf("%w (after %v)", err, timeout)
 		}
+		next.Stop()
+		return err
 	}
 }
 
@@ -415,18 +378,19 @@ func (s *SlapdServer) adminConn() (*ldap.Conn, error) {
 	return conn, nil
 }
 
-// writeConfig writes slapd.conf: the schemas, an mdb database, the
-// memberof and refint overlays when their modules are there, TLS with the
-// test certificate, and the access rules.
+// writeConfig writes slapd.conf: the schemas, TLS with the test
+// certificate, the modules that are there (back_mdb may be built in), an
+// mdb database, the memberof and refint overlays when they are there, and
+// the access rules: anonymous clients may only bind; bound users read
+// everything but passwords.
 func (s *SlapdServer) writeConfig(schema string) error {
 	var b strings.Builder
 	for _, name := range []string{"core", "cosine", "inetorgperson", "nis"} {
 		fmt.Fprintf(&b, "include %q\n", filepath.Join(schema, name+".schema"))
 	}
-	fmt.Fprintf(&b, "pidfile %q\n", filepath.Join(s.dir, "slapd.pid"))
-	fmt.Fprintf(&b, "TLSCACertificateFile %q\n", filepath.Join(s.dir, "ca.pem"))
-	fmt.Fprintf(&b, "TLSCertificateFile %q\n", filepath.Join(s.dir, "server.pem"))
-	fmt.Fprintf(&b, "TLSCertificateKeyFile %q\n", filepath.Join(s.dir, "server.key"))
+	in := func(name string) string { return filepath.Join(s.dir, name) }
+	fmt.Fprintf(&b, "pidfile %q\nTLSCACertificateFile %q\nTLSCertificateFile %q\nTLSCertificateKeyFile %q\n",
+		in("slapd.pid"), in("ca.pem"), in("server.pem"), in("server.key"))
 	modules := firstDir("/usr/lib/ldap", "/usr/lib/openldap", "/usr/lib64/openldap", "/usr/local/libexec/openldap")
 	has := func(m string) bool {
 		_, err := os.Stat(filepath.Join(modules, m+".la"))
@@ -441,17 +405,15 @@ func (s *SlapdServer) writeConfig(schema string) error {
 		}
 	}
 	fmt.Fprintf(&b, "database mdb\nmaxsize 33554432\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %q\n",
-		s.BaseDN, s.AdminDN, s.AdminPassword, filepath.Join(s.dir, "db"))
+		s.BaseDN, s.AdminDN, s.AdminPassword, in("db"))
 	b.WriteString("index objectClass eq\nindex uid,mail,cn,member,memberUid eq\n")
-	s.MemberOf = has("memberof") && has("refint")
-	if s.MemberOf {
+	if s.MemberOf = has("memberof") && has("refint"); s.MemberOf {
 		b.WriteString("overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\n" +
-			"memberof-memberof-ad memberOf\nmemberof-refint true\n" +
-			"overlay refint\nrefint_attributes member\n")
+			"memberof-memberof-ad memberOf\nmemberof-refint true\noverlay refint\nrefint_attributes member\n")
 	}
 	b.WriteString("access to attrs=userPassword by self write by anonymous auth by * none\n" +
 		"access to * by users read by * none\n")
-	s.conf = filepath.Join(s.dir, "slapd.conf")
+	s.conf = in("slapd.conf")
 	return os.WriteFile(s.conf, []byte(b.String()), 0o600)
 }
 
@@ -460,42 +422,22 @@ func (s *SlapdServer) writeConfig(schema string) error {
 // returns the CA's PEM.
 func writeSlapdCerts(dir string) ([]byte, error) {
 	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
 	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Foyer test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(48 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Foyer test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, caKey, caDER, err := issue(caTmpl, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(48 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	_, key, leafDER, err := issue(leafTmpl, ca, caKey)
 	if err != nil {
 		return nil, err
 	}
@@ -504,17 +446,34 @@ func writeSlapdCerts(dir string) ([]byte, error) {
 		return nil, err
 	}
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	files := map[string][]byte{
+	for name, data := range map[string][]byte{
 		"ca.pem":     caPEM,
 		"server.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
 		"server.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-	for name, data := range files {
+	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
 	return caPEM, nil
+}
+
+// issue makes a P-256 key and a certificate for it from tmpl, signed by
+// parent's key, or self-signed when parent is nil.
+func issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, der, err
 }
 
 // freePort returns 127.0.0.1:port for a port that was free a moment ago.
