@@ -44,6 +44,7 @@ type chromePass struct {
 	connector string // the chooser entry to click, by its visible name
 	formPost  bool
 	js        bool
+	typo      bool // first try a wrong password
 	dark      bool
 	width     int64
 	height    int64
@@ -59,7 +60,7 @@ func TestBrowserLogin(t *testing.T) {
 	})
 	relying := h.relyingParty(c, oidc.ScopeOpenID, "email", "profile")
 	passes := []chromePass{
-		{name: "query/js", user: "ada", connector: "Email", js: true, width: 1280, height: 800},
+		{name: "query/js", user: "ada", connector: "Email", js: true, typo: true, width: 1280, height: 800},
 		{name: "query/nojs", user: "brian", connector: "Staff directory", dark: true, width: 390, height: 844},
 		{name: "form_post/js", user: "chloe", connector: "Staff directory", formPost: true, js: true, width: 1280, height: 800},
 		{name: "form_post/nojs", user: "dmitri", connector: "Email", formPost: true, width: 800, height: 700},
@@ -85,9 +86,11 @@ func TestBrowserLogin(t *testing.T) {
 		// own inline style must trip it.
 		tab := newChromeTab(t, browserCtx, chromePass{js: true, width: 800, height: 600})
 		tab.nav("control page", chromedp.Navigate(app.url+"/csp-control"))
-		if len(tab.findings()) == 0 {
+		found := tab.findings()
+		if len(found) == 0 {
 			t.Fatal("no CSP violation reported for a page that violates its CSP: the console check is blind")
 		}
+		t.Logf("the control page's violation was seen: %q", found)
 	})
 
 	for _, p := range passes {
@@ -160,9 +163,24 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 			t.Errorf("chromium reports a form issue on the login page: %s (%s)", is.ErrorType, is.ViolatingNodeAttribute)
 		}
 	}
+	submit := chromedp.Click(chromedp.Search(`//form//button[normalize-space()="Log in"]`))
 	tab.step("type username", chromedp.SendKeys(chromedp.ID(userField), tab.pass.user))
+	if tab.pass.typo {
+		// A wrong password shows the form again, with the error and the
+		// username kept; only the password needs typing again.
+		tab.step("type a wrong password", chromedp.SendKeys(chromedp.ID(passField), "not "+testPassword))
+		tab.navStatus("log in (wrong password)", submit, http.StatusUnauthorized)
+		tab.wantPage("login error", h.issuer+"/login/", "#login-error")
+		tab.shot("2-login-error")
+		if v, _ := chromeRun(tab, "username kept", chromedp.Value(chromedp.ID(userField))); v != tab.pass.user {
+			t.Errorf("username after a failed login = %q, want %q", v, tab.pass.user)
+		}
+		if a, _ := chromeRun(tab, "field state", chromedp.Attributes(chromedp.ID(userField))); a["aria-invalid"] != "true" {
+			t.Errorf("username field after a failed login: aria-invalid=%q, want true", a["aria-invalid"])
+		}
+	}
 	tab.step("type password", chromedp.SendKeys(chromedp.ID(passField), testPassword))
-	tab.nav("log in", chromedp.Click(chromedp.Search(`//form//button[normalize-space()="Log in"]`)))
+	tab.nav("log in", submit)
 
 	// Consent.
 	tab.wantPage("consent", h.issuer+"/consent", `button[name="decision"][value="allow"]`)
@@ -425,13 +443,19 @@ func (tab *chromeTab) wantPage(name, urlPrefix, sel string) {
 // included); Foyer and the client answer 200 to every page of the flow.
 func (tab *chromeTab) nav(what string, a chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
+	tab.navStatus(what, a, http.StatusOK)
+}
+
+// navStatus is nav for a page answered with another status.
+func (tab *chromeTab) navStatus(what string, a chromedp.Action[chromedp.Void], status int64) {
+	tab.t.Helper()
 	ctx, cancel := context.WithTimeout(tab.ctx, chromeStepTimeout)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, a)
 	if err != nil {
 		tab.fail(fmt.Sprintf("%s: %v", what, err))
 	}
-	if resp != nil && resp.Status != http.StatusOK {
+	if resp != nil && resp.Status != status {
 		tab.fail(fmt.Sprintf("%s: %s answered %d", what, resp.URL, resp.Status))
 	}
 }
