@@ -62,7 +62,7 @@ const resubmitField = "foyer_resubmit"
 // retryPath is the same-origin path that restarts a connector's login for a
 // request.
 func (s *Server) retryPath(connID, id string) string {
-	return s.issuerURL.EscapedPath() + "/login/" + url.PathEscape(connID) + "?req=" + url.QueryEscape(id)
+	return s.basePath() + "/login/" + url.PathEscape(connID) + "?req=" + url.QueryEscape(id)
 }
 
 // handleCallback is where callback connectors' upstreams send the browser

@@ -66,7 +66,7 @@ type demoPage struct {
 type demoSection struct{ Title, Body string }
 
 func (d *demoApp) home(w http.ResponseWriter, r *http.Request) {
-	d.s.render(w, r, http.StatusOK, "demo", "Demo application", demoPage{ClientID: d.s.demo.ID, LoginPath: d.s.issuerURL.EscapedPath() + "/demo/login"})
+	d.s.render(w, r, http.StatusOK, "demo", "Demo application", demoPage{ClientID: d.s.demo.ID, LoginPath: d.s.basePath() + "/demo/login"})
 }
 
 func (d *demoApp) login(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +94,7 @@ func (d *demoApp) login(w http.ResponseWriter, r *http.Request) {
 func (d *demoApp) callback(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	page := demoPage{ClientID: d.s.demo.ID, LoginPath: d.s.issuerURL.EscapedPath() + "/demo/login"}
+	page := demoPage{ClientID: d.s.demo.ID, LoginPath: d.s.basePath() + "/demo/login"}
 	show := func(msg string) {
 		page.Error = msg
 		d.s.render(w, r, http.StatusOK, "demo", "Demo application", page)

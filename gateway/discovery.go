@@ -14,6 +14,7 @@ type discoveryDoc struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
@@ -30,6 +31,9 @@ type discoveryDoc struct {
 	ClaimsParameterSupported                   bool `json:"claims_parameter_supported"`
 	RequestParameterSupported                  bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool `json:"request_uri_parameter_supported"`
+	// OIDC Back-Channel Logout 1.0 §2.1.
+	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
@@ -39,6 +43,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		TokenEndpoint:                     s.url("/token"),
 		UserinfoEndpoint:                  s.url("/userinfo"),
 		JWKSURI:                           s.url("/jwks"),
+		EndSessionEndpoint:                s.url("/logout"),
 		ScopesSupported:                   supportedScopes,
 		ResponseTypesSupported:            []string{responseTypeCode},
 		ResponseModesSupported:            []string{responseModeQuery, responseModeFormPost},
@@ -51,6 +56,8 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:              []string{pkceS256},
 		PromptValuesSupported:                      []string{promptNone, promptLogin, promptConsent, promptSelectAccount},
 		AuthorizationResponseIssParameterSupported: true,
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {

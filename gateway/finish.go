@@ -52,7 +52,8 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, client storag
 		s.issueCode(w, r, client, req, login)
 		return
 	}
-	if usable {
+	selectAccount := slices.Contains(req.Prompt, promptSelectAccount)
+	if usable && !selectAccount {
 		s.afterLogin(w, r, client, req, "", login)
 		return
 	}
@@ -65,6 +66,12 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, client storag
 	req.ExpiresAt = now.Add(s.life.AuthRequest)
 	if err := s.state.CreateAuthRequest(ctx, req); err != nil {
 		fail(asOAuthError(err))
+		return
+	}
+	if usable && selectAccount {
+		// Let the person continue as the session's user or log in as
+		// someone else.
+		http.Redirect(w, r, s.url("/select-account?"+url.Values{"req": {id}}.Encode()), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, s.loginURL(client, req, id), http.StatusSeeOther)
@@ -87,7 +94,7 @@ func (s *Server) loginURL(client storage.Client, req storage.AuthRequest, id str
 // request may use it: no forced login, max_age met, the connector allowed
 // for the client (and the hinted one), the user still enabled.
 func (s *Server) sessionLogin(ctx context.Context, r *http.Request, client storage.Client, req storage.AuthRequest, now time.Time) (storage.Login, bool, error) {
-	if slices.Contains(req.Prompt, promptLogin) || slices.Contains(req.Prompt, promptSelectAccount) {
+	if slices.Contains(req.Prompt, promptLogin) {
 		return storage.Login{}, false, nil
 	}
 	sess, ok, err := s.currentSession(r)

@@ -109,10 +109,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	id string, conn *Connector, pc connectors.PasswordConnector, username, msg string) {
 	back := ""
 	if len(s.allowedConnectors(client)) > 1 {
-		back = "/login?req=" + url.QueryEscape(id)
-		if p := strings.TrimSuffix(s.issuerURL.EscapedPath(), "/"); p != "" {
-			back = p + back
-		}
+		back = s.basePath() + "/login?req=" + url.QueryEscape(id)
 	}
 	s.render(w, r, status, "login", "Log in", loginPage{
 		ClientName:     clientName(client),

@@ -18,7 +18,7 @@ var embedded embed.FS
 
 // pageNames are the templates a theme may override, each rendered inside
 // layout.html.
-var pageNames = []string{"error", "chooser", "login", "consent", "formpost", "demo"}
+var pageNames = []string{"error", "chooser", "login", "consent", "formpost", "demo", "logout", "loggedout", "select"}
 
 // overlayFS serves a file from the theme directory when it has one, else the
 // embedded default.
@@ -80,6 +80,7 @@ func loadPages(themeDir string) (*pages, error) {
 
 // pageData is what every page template sees.
 type pageData struct {
+	Base    string // the issuer's path ("" or "/prefix"), for links and forms
 	Title   string // the site title (web.title)
 	Heading string
 	Page    any
@@ -89,7 +90,7 @@ type pageData struct {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, heading string, page any) {
 	t := s.pages.tmpl[name]
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, pageData{Title: s.title, Heading: heading, Page: page}); err != nil {
+	if err := t.Execute(&buf, pageData{Base: s.basePath(), Title: s.title, Heading: heading, Page: page}); err != nil {
 		s.logger.ErrorContext(r.Context(), "render page", "page", name, "request_id", requestID(r.Context()), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -155,3 +156,6 @@ func withFormAction(w http.ResponseWriter, target string) {
 	}
 	w.Header().Set("Content-Security-Policy", strings.Replace(defaultCSP, "form-action 'self'", "form-action 'self' "+origin, 1))
 }
+
+// basePath is the issuer's path without a trailing slash: "" at the root.
+func (s *Server) basePath() string { return strings.TrimSuffix(s.issuerURL.EscapedPath(), "/") }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/foyerid/foyer/identity"
@@ -82,6 +83,11 @@ type Options struct {
 	Theme          string
 	Title          string
 	TrustedProxies []netip.Prefix
+	// BackchannelClient delivers back-channel logout tokens; default a
+	// client with a 5 s timeout. BackchannelRetry is the first retry delay
+	// (default 1 s, doubling).
+	BackchannelClient *http.Client
+	BackchannelRetry  time.Duration
 	// Demo enables /demo (dev mode only).
 	Demo   *DemoClient
 	Logger *slog.Logger
@@ -111,6 +117,10 @@ type Server struct {
 	discovery      []byte
 	grants         map[string]grantHandler
 	metrics        *metrics
+	// Back-channel logout deliveries run in the background.
+	bgWG              sync.WaitGroup
+	backchannelClient *http.Client
+	backchannelRetry  time.Duration
 	handler        http.Handler
 }
 
@@ -144,6 +154,15 @@ func New(o Options) (*Server, error) {
 		logger:         o.Logger,
 		now:            o.Clock,
 		metrics:        newMetrics(),
+
+		backchannelClient: o.BackchannelClient,
+		backchannelRetry:  o.BackchannelRetry,
+	}
+	if s.backchannelClient == nil {
+		s.backchannelClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	if s.backchannelRetry <= 0 {
+		s.backchannelRetry = time.Second
 	}
 	if s.title == "" {
 		s.title = "Foyer"
@@ -193,7 +212,7 @@ func (s *Server) url(path string) string { return s.issuer + path }
 // honoured so Foyer can live under https://example.com/id.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	p := strings.TrimSuffix(s.issuerURL.EscapedPath(), "/")
+	p := s.basePath()
 	handle := func(path string, h http.HandlerFunc) { mux.HandleFunc(p+path, h) }
 	handle("/.well-known/openid-configuration", cors(allowMethods(s.handleDiscovery, http.MethodGet, http.MethodHead)))
 	handle("/jwks", cors(allowMethods(s.handleJWKS, http.MethodGet, http.MethodHead)))
@@ -202,6 +221,8 @@ func (s *Server) routes() http.Handler {
 	handle("/login/{connector}", allowMethods(s.handleLogin, http.MethodGet, http.MethodPost))
 	handle("/callback/{connector}", allowMethods(s.handleCallback, http.MethodGet, http.MethodPost))
 	handle("/consent", allowMethods(s.handleConsent, http.MethodGet, http.MethodPost))
+	handle("/logout", allowMethods(s.handleLogout, http.MethodGet, http.MethodPost))
+	handle("/select-account", allowMethods(s.handleSelectAccount, http.MethodGet, http.MethodPost))
 	handle("/token", cors(allowMethods(s.handleToken, http.MethodPost, http.MethodOptions)))
 	handle("/userinfo", cors(allowMethods(s.handleUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)))
 	handle("/healthz", s.handleHealthz)

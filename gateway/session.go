@@ -72,13 +72,19 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, login stor
 }
 
 // endSession deletes a session and revokes the grants tied to it.
+// Clients that got tokens in it are told over the back channel.
 func (s *Server) endSession(ctx context.Context, sess storage.Session) {
-	if _, err := s.state.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	deleted, err := s.state.DeleteSession(ctx, sess.ID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.logger.WarnContext(ctx, "end session", "user_id", sess.UserID, "err", err)
 	}
 	if _, err := s.state.RevokeSessionGrants(ctx, sess.ID); err != nil {
 		s.logger.WarnContext(ctx, "revoke session grants", "user_id", sess.UserID, "err", err)
 	}
+	if err == nil {
+		sess = deleted
+	}
+	s.backchannelLogout(context.WithoutCancel(ctx), sess)
 }
 
 // noteSessionClient records that a client got tokens in a session (for

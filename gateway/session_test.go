@@ -112,7 +112,7 @@ func TestPromptLoginForcesTheForm(t *testing.T) {
 	c := h.addRP("app", false, skipConsent)
 	b := h.browser()
 	h.login(b, c, "alice", nil)
-	for _, prompt := range []string{"login", "select_account"} {
+	for _, prompt := range []string{"login"} { // select_account: see TestSelectAccount
 		t.Run(prompt, func(t *testing.T) {
 			h := h.with(t)
 			params, _ := authParams(c, url.Values{"prompt": {prompt}})
