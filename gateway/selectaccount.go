@@ -65,4 +65,3 @@ func (s *Server) handleSelectAccount(w http.ResponseWriter, r *http.Request) {
 	taken.Prompt = nil // the choice is made; consent rules still apply
 	s.afterLogin(w, r, client, taken, id, login)
 }
-

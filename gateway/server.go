@@ -121,7 +121,7 @@ type Server struct {
 	bgWG              sync.WaitGroup
 	backchannelClient *http.Client
 	backchannelRetry  time.Duration
-	handler        http.Handler
+	handler           http.Handler
 }
 
 // New builds a Server.
