@@ -52,6 +52,13 @@ type AuthRequest struct {
 	// per-request state (upstream state, PKCE verifier, SAML request id).
 	ConnectorID    string `json:"connector_id,omitempty"`
 	ConnectorState []byte `json:"connector_state,omitempty"`
+	// Purpose is "" for a client's authorization request; "account" for a
+	// login to Foyer's own account page; "link" for adding a login method
+	// to the account of LinkUserID, bound to the SSO session LinkSessionID
+	// that started it.
+	Purpose       string `json:"purpose,omitempty"`
+	LinkUserID    string `json:"link_user_id,omitempty"`
+	LinkSessionID string `json:"link_session_id,omitempty"`
 	// Login is set once the person has logged in.
 	Login     *Login    `json:"login,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
