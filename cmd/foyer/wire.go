@@ -15,6 +15,7 @@ import (
 
 	"github.com/foyerid/foyer/connectors"
 	"github.com/foyerid/foyer/connectors/local"
+	"github.com/foyerid/foyer/connectors/oidc"
 	"github.com/foyerid/foyer/gateway"
 	"github.com/foyerid/foyer/identity"
 	"github.com/foyerid/foyer/internal/config"
@@ -28,6 +29,7 @@ import (
 func connectorTypes() connectors.Registry {
 	return connectors.Registry{
 		local.TypeName: local.Type,
+		oidc.TypeName:  oidc.Type,
 	}
 }
 
