@@ -44,9 +44,9 @@ type chromePass struct {
 	connector string // the chooser entry to click, by its visible name
 	formPost  bool
 	js        bool
-	typo      bool // first try a wrong password
-	dark      bool
-	width     int64
+	typo      bool  // first try a wrong password
+	dark      bool  // prefers-color-scheme: dark
+	width     int64 // the viewport; under 600 it is a phone's
 	height    int64
 }
 
@@ -84,9 +84,11 @@ func TestBrowserLogin(t *testing.T) {
 		// The console check below proves nothing unless it sees a
 		// violation when there is one: a page whose CSP forbids its
 		// own inline style must trip it.
-		tab := newChromeTab(t, browserCtx, chromePass{js: true, width: 800, height: 600})
-		tab.nav("control page", chromedp.Navigate(app.url+"/csp-control"))
-		found := tab.findings()
+		tab := newChromeTab(t, browserCtx, h.issuer, chromePass{js: true, width: 800, height: 600})
+		tab.nav("control page", http.StatusOK, chromedp.Navigate(app.url+"/csp-control"))
+		tab.mu.Lock()
+		found := tab.problems
+		tab.mu.Unlock()
 		if len(found) == 0 {
 			t.Fatal("no CSP violation reported for a page that violates its CSP: the console check is blind")
 		}
@@ -95,7 +97,7 @@ func TestBrowserLogin(t *testing.T) {
 
 	for _, p := range passes {
 		t.Run(p.name, func(t *testing.T) {
-			tab := newChromeTab(t, browserCtx, p)
+			tab := newChromeTab(t, browserCtx, h.issuer, p)
 			tab.checkScripting(app)
 			verifier, state, nonce := oauth2.GenerateVerifier(), storage.NewSecret(), storage.NewSecret()
 			params := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}
@@ -104,12 +106,8 @@ func TestBrowserLogin(t *testing.T) {
 			}
 			hit := tab.login(h, app, relying.cfg.AuthCodeURL(state, params...))
 
-			wantMethod := http.MethodGet
-			if p.formPost {
-				wantMethod = http.MethodPost
-			}
-			if hit.method != wantMethod {
-				t.Errorf("client got the response by %s, want %s", hit.method, wantMethod)
+			if want := map[bool]string{false: http.MethodGet, true: http.MethodPost}[p.formPost]; hit.method != want {
+				t.Errorf("client got the response by %s, want %s", hit.method, want)
 			}
 			if hit.values.Get("state") != state {
 				t.Errorf("state = %q, want %q", hit.values.Get("state"), state)
@@ -144,24 +142,24 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 	t.Helper()
 
 	// The chooser: two connectors, so Foyer asks which one.
-	tab.nav("authorize", chromedp.Navigate(authURL))
+	tab.nav("authorize", http.StatusOK, chromedp.Navigate(authURL))
 	tab.wantPage("chooser", h.issuer+"/login", "ul.choices")
 	tab.shot("1-chooser")
 	link := chromedp.Search(`//a[normalize-space()="Log in with ` + tab.pass.connector + `"]`)
-	tab.nav("choose "+tab.pass.connector, chromedp.Click(link))
+	tab.nav("choose "+tab.pass.connector, http.StatusOK, chromedp.Click(link))
 
 	// The login form: find each field through its label, then type.
 	tab.wantPage("login", h.issuer+"/login/", "#password")
 	tab.shot("2-login")
 	userField := tab.labelled("Email or username", "username", "text")
 	passField := tab.labelled("Password", "current-password", "password")
-	if res, err := chromeRun(tab, "form issues", chromedp.Action[audits.CheckFormsIssuesResult](
-		func(ctx context.Context, tg *chromedp.Target) (audits.CheckFormsIssuesResult, error) {
-			return cdp.Call(ctx, tg, audits.CheckFormsIssues, cdp.Empty{})
-		})); err == nil {
-		for _, is := range res.FormIssues {
-			t.Errorf("chromium reports a form issue on the login page: %s (%s)", is.ErrorType, is.ViolatingNodeAttribute)
-		}
+	// Chromium's own form audit: inputs without labels, labels for
+	// nothing, bad autocomplete tokens.
+	res, _ := chromeRun(tab, "form issues", func(ctx context.Context, tg *chromedp.Target) (audits.CheckFormsIssuesResult, error) {
+		return cdp.Call(ctx, tg, audits.CheckFormsIssues, cdp.Empty{})
+	})
+	for _, is := range res.FormIssues {
+		t.Errorf("chromium reports a form issue on the login page: %s (%s)", is.ErrorType, is.ViolatingNodeAttribute)
 	}
 	submit := chromedp.Click(chromedp.Search(`//form//button[normalize-space()="Log in"]`))
 	tab.step("type username", chromedp.SendKeys(chromedp.ID(userField), tab.pass.user))
@@ -169,7 +167,7 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 		// A wrong password shows the form again, with the error and the
 		// username kept; only the password needs typing again.
 		tab.step("type a wrong password", chromedp.SendKeys(chromedp.ID(passField), "not "+testPassword))
-		tab.navStatus("log in (wrong password)", submit, http.StatusUnauthorized)
+		tab.nav("log in (wrong password)", http.StatusUnauthorized, submit)
 		tab.wantPage("login error", h.issuer+"/login/", "#login-error")
 		tab.shot("2-login-error")
 		if v, _ := chromeRun(tab, "username kept", chromedp.Value(chromedp.ID(userField))); v != tab.pass.user {
@@ -180,7 +178,7 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 		}
 	}
 	tab.step("type password", chromedp.SendKeys(chromedp.ID(passField), testPassword))
-	tab.nav("log in", submit)
+	tab.nav("log in", http.StatusOK, submit)
 
 	// Consent.
 	tab.wantPage("consent", h.issuer+"/consent", `button[name="decision"][value="allow"]`)
@@ -189,20 +187,16 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 	tab.shot("3-consent-focus")
 	allow := chromedp.Click(chromedp.Search(`//button[normalize-space()="Allow"]`))
 
-	switch {
-	case !tab.pass.formPost:
-		tab.nav("allow", allow)
-	case tab.pass.js:
-		// formpost.js submits the form on its own.
-		tab.nav("allow", allow)
-	default:
-		tab.nav("allow", allow)
+	// With form_post and JavaScript on, formpost.js submits the form by
+	// itself; with JavaScript off, the person clicks Continue.
+	tab.nav("allow", http.StatusOK, allow)
+	if tab.pass.formPost && !tab.pass.js {
 		tab.wantPage("form_post", h.issuer+"/consent", "form#formpost")
 		if len(app.hits) != 0 {
 			t.Fatal("the form_post form was submitted with JavaScript off")
 		}
 		tab.shot("4-formpost")
-		tab.nav("continue", chromedp.Click(chromedp.Search(`//button[normalize-space()="Continue"]`)))
+		tab.nav("continue", http.StatusOK, chromedp.Click(chromedp.Search(`//button[normalize-space()="Continue"]`)))
 	}
 	var hit chromeHit
 	select {
@@ -216,13 +210,13 @@ func (tab *chromeTab) login(h *harness, app *chromeApp, authURL string) chromeHi
 }
 
 // chromeApp is the client's redirect URI: a loopback server that records
-// each authorization response (query or form_post) and shows a page.
+// each authorization response (query or form_post) as a chromeHit and
+// shows a page.
 type chromeApp struct {
 	url, redirect string
 	hits          chan chromeHit
 }
 
-// chromeHit is one request to the redirect URI.
 type chromeHit struct {
 	method string
 	values url.Values
@@ -230,6 +224,13 @@ type chromeHit struct {
 
 func newChromeApp(t *testing.T) *chromeApp {
 	a := &chromeApp{hits: make(chan chromeHit, 8)}
+	page := func(w http.ResponseWriter, csp, head, body string) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if csp != "" {
+			w.Header().Set("Content-Security-Policy", csp)
+		}
+		fmt.Fprintf(w, `<!doctype html><html lang="en"%s><head><meta charset="utf-8"><title>Browser App</title></head><body>%s</body></html>`, head, body)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cb", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
@@ -244,77 +245,65 @@ func newChromeApp(t *testing.T) *chromeApp {
 		case a.hits <- chromeHit{method: r.Method, values: v}:
 		default:
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Browser App</title></head>`+
-			`<body><h1 id="client-done">Browser App got an answer</h1></body></html>`)
+		page(w, "", "", `<h1 id="client-done">Browser App got an answer</h1>`)
 	})
 	// The probe page tells whether scripts run in the tab.
 	mux.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><html lang="en" data-js="off"><head><meta charset="utf-8"><title>probe</title></head>`+
-			`<body><script>document.documentElement.setAttribute("data-js", "on")</script></body></html>`)
+		page(w, "", ` data-js="off"`, `<script>document.documentElement.setAttribute("data-js", "on")</script>`)
 	})
-	// The control page breaks its own CSP.
+	// The control page breaks its own CSP with an inline style.
 	mux.HandleFunc("/csp-control", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'")
-		fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>control</title>`+
-			`<style>p { color: red }</style></head><body><p>control</p></body></html>`)
+		page(w, "default-src 'none'", "", `<style>p { color: red }</style><p>control</p>`)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	a.url = srv.URL
-	a.redirect = srv.URL + "/cb"
+	a.url, a.redirect = srv.URL, srv.URL+"/cb"
 	return a
 }
 
 // chromeTab is one tab in its own browser context (fresh cookies), with
 // everything the page says on the console recorded.
 type chromeTab struct {
-	t     *testing.T
-	ctx   context.Context
-	pass  chromePass
-	shots string
-
+	t        *testing.T
+	ctx      context.Context
+	pass     chromePass
+	issuer   string // Foyer's pages are the ones under it
+	shots    string
 	mu       sync.Mutex
 	console  []string // everything, for the log
 	problems []string // CSP violations, exceptions, console errors
 }
 
-func newChromeTab(t *testing.T, browserCtx context.Context, p chromePass) *chromeTab {
-	tab := &chromeTab{t: t, pass: p, shots: chromeShotDir(t)}
+func newChromeTab(t *testing.T, browserCtx context.Context, issuer string, p chromePass) *chromeTab {
+	tab := &chromeTab{t: t, pass: p, issuer: issuer, shots: chromeShotDir(t)}
 	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext(), chromedp.WithListener(tab.listen))
 	t.Cleanup(cancel)
 	tab.ctx = ctx
 	if err := chromedp.Do(ctx); err != nil { // opens the tab: no timeout here
 		t.Fatalf("open tab: %v", err)
 	}
-	tab.step("enable audits", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, audits.Enable, cdp.Empty{})
-		return err
-	}))
-	mobile := []chromedp.EmulateViewportOption{}
+	var mobile []chromedp.EmulateViewportOption
 	if p.width < 600 {
 		mobile = append(mobile, chromedp.EmulateMobile)
 	}
-	tab.step("viewport", chromedp.EmulateViewport(p.width, p.height, mobile...))
-	scheme := "light"
-	if p.dark {
-		scheme = "dark"
-	}
-	tab.step("color scheme", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+	scheme := map[bool]string{false: "light", true: "dark"}[p.dark]
+	tab.step("set up the tab",
+		cdpStep(audits.Enable, cdp.Empty{}),
+		chromedp.EmulateViewport(p.width, p.height, mobile...),
+		cdpStep(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-		})
-		return err
-	}))
-	if !p.js {
-		tab.step("disable javascript", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-			return err
-		}))
-	}
+		}),
+		cdpStep(emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !p.js}),
+	)
 	return tab
+}
+
+// cdpStep sends one protocol command and drops its result.
+func cdpStep[P, R any](cmd cdp.Command[P, R], params P) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cmd, params)
+		return err
+	})
 }
 
 // chromeShotDir is where a test's screenshots go: its temp dir, or
@@ -333,14 +322,15 @@ func chromeShotDir(t *testing.T) string {
 
 // listen runs in the tab's event loop: record, never block.
 func (tab *chromeTab) listen(ev any) {
-	var line string
-	problem := false
+	var line, problem = "", false
 	switch ev := ev.(type) {
 	case *log.EventEntryAdded:
 		e := ev.Entry
 		line = fmt.Sprintf("log %s/%s %s: %s", e.Source, e.Level, e.URL, e.Text)
+		// Failed loads are network errors: the favicon's 404 and the wrong
+		// password's 401 are expected, a stylesheet or script failing is not.
 		problem = e.Source == log.EntrySourceSecurity || strings.Contains(e.Text, "Content Security Policy") ||
-			e.Level == log.EntryLevelError && e.Source != log.EntrySourceNetwork
+			e.Level == log.EntryLevelError && (e.Source != log.EntrySourceNetwork || strings.Contains(e.URL, "/static/"))
 	case *runtime.EventConsoleAPICalled:
 		var args []string
 		for _, a := range ev.Args {
@@ -361,8 +351,7 @@ func (tab *chromeTab) listen(ev any) {
 		}
 		line = "issue " + string(ev.Issue.Code)
 		if d := ev.Issue.Details; d != nil && d.ContentSecurityPolicyIssueDetails != nil {
-			c := d.ContentSecurityPolicyIssueDetails
-			line += fmt.Sprintf(": %s violates %s", c.ContentSecurityPolicyViolationType, c.ViolatedDirective)
+			line += ": " + d.ContentSecurityPolicyIssueDetails.ViolatedDirective
 		}
 		problem = ev.Issue.Code == audits.InspectorIssueCodeContentSecurityPolicyIssue
 	default:
@@ -374,12 +363,6 @@ func (tab *chromeTab) listen(ev any) {
 	if problem {
 		tab.problems = append(tab.problems, line)
 	}
-}
-
-func (tab *chromeTab) findings() []string {
-	tab.mu.Lock()
-	defer tab.mu.Unlock()
-	return append([]string(nil), tab.problems...)
 }
 
 // checkConsole fails the test for any CSP violation, exception or console
@@ -397,7 +380,7 @@ func (tab *chromeTab) checkConsole() {
 
 // checkScripting proves the tab runs scripts exactly when the pass says so.
 func (tab *chromeTab) checkScripting(app *chromeApp) {
-	tab.nav("probe", chromedp.Navigate(app.url+"/probe"))
+	tab.nav("probe", http.StatusOK, chromedp.Navigate(app.url+"/probe"))
 	attrs, _ := chromeRun(tab, "probe", chromedp.Attributes(chromedp.CSS("html")))
 	want := map[bool]string{true: "on", false: "off"}[tab.pass.js]
 	if attrs["data-js"] != want {
@@ -439,15 +422,9 @@ func (tab *chromeTab) wantPage(name, urlPrefix, sel string) {
 	}
 }
 
-// nav runs an action that loads a page and waits for it (stylesheet
-// included); Foyer and the client answer 200 to every page of the flow.
-func (tab *chromeTab) nav(what string, a chromedp.Action[chromedp.Void]) {
-	tab.t.Helper()
-	tab.navStatus(what, a, http.StatusOK)
-}
-
-// navStatus is nav for a page answered with another status.
-func (tab *chromeTab) navStatus(what string, a chromedp.Action[chromedp.Void], status int64) {
+// nav runs an action that loads a page, waits until it has loaded
+// (stylesheet included) and checks its status.
+func (tab *chromeTab) nav(what string, status int64, a chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
 	ctx, cancel := context.WithTimeout(tab.ctx, chromeStepTimeout)
 	defer cancel()
@@ -455,20 +432,40 @@ func (tab *chromeTab) navStatus(what string, a chromedp.Action[chromedp.Void], s
 	if err != nil {
 		tab.fail(fmt.Sprintf("%s: %v", what, err))
 	}
-	if resp != nil && resp.Status != status {
+	if resp == nil {
+		return
+	}
+	if resp.Status != status {
 		tab.fail(fmt.Sprintf("%s: %s answered %d", what, resp.URL, resp.Status))
+	}
+	// The console check means something only if Foyer's pages carry a
+	// policy that forbids inline script and style.
+	if strings.HasPrefix(resp.URL, tab.issuer+"/") {
+		var csp string
+		for k, v := range resp.Headers {
+			if strings.EqualFold(k, "Content-Security-Policy") {
+				csp, _ = v.(string)
+			}
+		}
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "style-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			tab.t.Errorf("%s: %s has Content-Security-Policy %q", what, resp.URL, csp)
+		}
 	}
 }
 
-// step runs one bounded action.
-func (tab *chromeTab) step(what string, a chromedp.Action[chromedp.Void]) {
+// step runs actions in order under one step timeout, and stops the pass
+// if one fails.
+func (tab *chromeTab) step(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
-	if _, err := chromeRun(tab, what, a); err != nil {
+	ctx, cancel := context.WithTimeout(tab.ctx, chromeStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		tab.fail(fmt.Sprintf("%s: %v", what, err))
 	}
 }
 
-// chromeRun runs one action under the step timeout.
+// chromeRun runs one action under the step timeout; a failure is reported
+// and the pass goes on.
 func chromeRun[T any](tab *chromeTab, what string, a chromedp.Action[T]) (T, error) {
 	tab.t.Helper()
 	ctx, cancel := context.WithTimeout(tab.ctx, chromeStepTimeout)
@@ -480,7 +477,8 @@ func chromeRun[T any](tab *chromeTab, what string, a chromedp.Action[T]) (T, err
 	return v, err
 }
 
-// shot saves a PNG of the whole page.
+// shot saves a PNG of the whole page. The files go away with the test's
+// temp dir unless FOYER_TEST_SCREENSHOTS names a place to keep them.
 func (tab *chromeTab) shot(name string) {
 	tab.t.Helper()
 	png, err := chromeRun(tab, "screenshot "+name, chromedp.FullScreenshot(100))
@@ -497,15 +495,8 @@ func (tab *chromeTab) shot(name string) {
 // fail stops the pass with what the browser shows now.
 func (tab *chromeTab) fail(msg string) {
 	tab.t.Helper()
-	ctx, cancel := context.WithTimeout(tab.ctx, 2*time.Second)
-	defer cancel()
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-		path := filepath.Join(tab.shots, "failure.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			tab.t.Logf("screenshot at failure: %s", path)
-		}
-	}
-	if body, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("body"))); err == nil {
+	tab.shot("failure")
+	if body, err := chromeRun(tab, "page text", chromedp.TextContent(chromedp.CSS("body"))); err == nil {
 		tab.t.Logf("page text at failure: %s", strings.Join(strings.Fields(body), " "))
 	}
 	tab.t.Fatal(msg)
