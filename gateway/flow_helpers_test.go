@@ -130,7 +130,17 @@ func (h *harness) send(b *http.Client, req *http.Request) resp {
 
 // onIssuer reports whether u is served by this Foyer.
 func (h *harness) onIssuer(u *url.URL) bool {
-	return u.Scheme+"://"+u.Host == h.issuer
+	iss, err := url.Parse(h.issuer)
+	return err == nil && u.Scheme == iss.Scheme && u.Host == iss.Host && strings.HasPrefix(u.Path, iss.Path+"/")
+}
+
+// route is the path of u below the issuer's path ("/login", "/consent").
+func (h *harness) route(u *url.URL) string {
+	iss, err := url.Parse(h.issuer)
+	if err != nil {
+		return u.Path
+	}
+	return strings.TrimPrefix(u.Path, iss.Path)
 }
 
 // follow GETs target and follows redirects while they stay on Foyer. It
@@ -171,7 +181,7 @@ func (h *harness) kind(r resp) string {
 	if r.Status != http.StatusOK {
 		return kindOther
 	}
-	p := r.URL.Path
+	p := h.route(r.URL)
 	switch {
 	case strings.Contains(r.Body, `id="formpost"`):
 		return kindFormPost
@@ -275,7 +285,7 @@ func (h *harness) choose(b *http.Client, chooser resp, connID string) resp {
 	h.wantKind(chooser, kindChooser)
 	for _, l := range links(chooser.Body) {
 		u, err := chooser.URL.Parse(l)
-		if err == nil && u.Path == "/login/"+connID {
+		if err == nil && h.route(u) == "/login/"+connID {
 			return h.follow(b, u.String())
 		}
 	}
