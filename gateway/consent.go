@@ -15,6 +15,7 @@ var scopeWords = map[string]string{
 	scopeProfile:       "See your name and username",
 	scopeGroups:        "See the groups you belong to",
 	scopeOfflineAccess: "Keep access when you are not using it (stay logged in)",
+	scopeIdentities:    "See which login methods are linked to your account",
 }
 
 // handleConsent shows the consent page (GET) and takes the decision (POST).

@@ -52,7 +52,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		IDTokenSigningAlgValuesSupported:  s.keys.Algorithms(),
 		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodNone},
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid",
-			"email", "email_verified", "name", "preferred_username", "groups"},
+			"idp", "email", "email_verified", "name", "preferred_username", "groups", "identities"},
 		CodeChallengeMethodsSupported:              []string{pkceS256},
 		PromptValuesSupported:                      []string{promptNone, promptLogin, promptConsent, promptSelectAccount},
 		AuthorizationResponseIssParameterSupported: true,

@@ -162,7 +162,7 @@ func TestDiscoveryListsNothingUnsupported(t *testing.T) {
 		},
 		"claims_supported": func(t *testing.T, key string) {
 			seen := map[string]bool{}
-			tok := h.with(t).tokensFor(h.browser(), c, "alice", nil)
+			tok := h.with(t).tokensFor(h.browser(), c, "alice", url.Values{"scope": {defaultScopes + " identities"}})
 			var claims map[string]any
 			decodeJWT(t, tok.str("id_token"), &claims)
 			for k := range claims {

@@ -146,7 +146,11 @@ func (s *Server) hintSubject(token string) (string, bool) {
 // req has already been taken out of the store; id is its raw id.
 func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, id string, conn *Connector, ident connectors.Identity) {
 	ctx := r.Context()
-	client, err := s.dir.Client(ctx, req.ClientID)
+	if req.Purpose == purposeLink {
+		s.completeLink(w, r, req, conn, ident)
+		return
+	}
+	client, err := s.flowClient(r, req)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			s.renderError(w, r, http.StatusBadRequest, "Unknown application", "The application you were logging in to is no longer registered.")
@@ -186,6 +190,11 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req stora
 	}
 	login.SessionID = sess.ID
 	s.metrics.logins.WithLabelValues(conn.ID, "ok").Inc()
+	if req.Purpose == purposeAccount {
+		s.logger.InfoContext(ctx, "login to the account page", "connector_id", conn.ID, "user_id", user.ID)
+		http.Redirect(w, r, s.url("/account"), http.StatusSeeOther)
+		return
+	}
 	s.logger.InfoContext(ctx, "login", "connector_id", conn.ID, "client_id", client.ID, "user_id", user.ID, "request_id", requestID(ctx))
 	s.afterLogin(w, r, client, req, id, login)
 }

@@ -26,7 +26,7 @@ func (s *Server) handleChooser(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	client, err := s.dir.Client(r.Context(), req.ClientID)
+	client, err := s.flowClient(r, req)
 	if err != nil {
 		s.storeErrorPage(w, r, err)
 		return
@@ -74,8 +74,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	ctx := r.Context()
-	client, err := s.dir.Client(ctx, req.ClientID)
+	client, err := s.flowClient(r, req)
 	if err != nil {
 		s.storeErrorPage(w, r, err)
 		return

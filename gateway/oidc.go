@@ -24,6 +24,9 @@ const (
 	scopeProfile       = "profile"
 	scopeGroups        = "groups"
 	scopeOfflineAccess = "offline_access"
+	// scopeIdentities asks for Foyer's identities claim: the connectors the
+	// user can log in with.
+	scopeIdentities = "identities"
 
 	// OIDC Core §3.1.2.1 prompt values.
 	promptNone          = "none"
@@ -45,7 +48,7 @@ const (
 )
 
 // supportedScopes are the scopes Foyer understands (discovery lists them).
-var supportedScopes = []string{scopeOpenID, scopeEmail, scopeProfile, scopeGroups, scopeOfflineAccess}
+var supportedScopes = []string{scopeOpenID, scopeEmail, scopeProfile, scopeGroups, scopeOfflineAccess, scopeIdentities}
 
 func isSupportedScope(s string) bool {
 	for _, v := range supportedScopes {

@@ -66,7 +66,7 @@ func (s *Server) grantCode(r *http.Request, client storage.Client, form url.Valu
 	if err := s.state.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}
-	return s.mint(client, g, ac.Scopes, ac.Nonce, refresh)
+	return s.mint(ctx, client, g, ac.Scopes, ac.Nonce, refresh)
 }
 
 // checkPKCE verifies code_verifier against the code's challenge (RFC 7636

@@ -93,7 +93,7 @@ func (s *Server) grantPassword(r *http.Request, client storage.Client, form url.
 		return nil, err
 	}
 	s.logger.InfoContext(ctx, "password grant", "connector_id", conn.ID, "client_id", client.ID, "user_id", user.ID)
-	return s.mint(client, g, scopes, "", refresh)
+	return s.mint(ctx, client, g, scopes, "", refresh)
 }
 
 // passwordConnectorFor picks the password connector of a password grant.

@@ -84,7 +84,7 @@ func (s *Server) grantRefresh(r *http.Request, client storage.Client, form url.V
 			return nil, err
 		}
 	}
-	return s.mint(client, g, scopes, "", successor)
+	return s.mint(ctx, client, g, scopes, "", successor)
 }
 
 // narrowScopes: a refresh may ask for fewer scopes, never more (RFC 6749

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -26,11 +27,13 @@ type idTokenClaims struct {
 	AtHash            string   `json:"at_hash,omitempty"`
 	AMR               []string `json:"amr,omitempty"`
 	SID               string   `json:"sid,omitempty"`
+	IDP               string   `json:"idp,omitempty"`
 	Email             string   `json:"email,omitempty"`
 	EmailVerified     *bool    `json:"email_verified,omitempty"`
 	Name              string   `json:"name,omitempty"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Groups            []string `json:"groups,omitempty"`
+	Identities        []string `json:"identities,omitempty"`
 }
 
 // accessTokenClaims follow RFC 9068 §2.2.
@@ -55,6 +58,7 @@ type scopedClaims struct {
 	Name              string   `json:"name,omitempty"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Groups            []string `json:"groups,omitempty"`
+	Identities        []string `json:"identities,omitempty"`
 }
 
 func releaseClaims(c storage.Claims, scopes []string) scopedClaims {
@@ -77,7 +81,7 @@ func releaseClaims(c storage.Claims, scopes []string) scopedClaims {
 
 // mint signs the access token and, for openid requests, the ID token of a
 // grant, for the given (possibly narrowed) scopes.
-func (s *Server) mint(client storage.Client, g storage.Grant, scopes []string, nonce, refresh string) (*tokenResponse, error) {
+func (s *Server) mint(ctx context.Context, client storage.Client, g storage.Grant, scopes []string, nonce, refresh string) (*tokenResponse, error) {
 	now := s.now().UTC()
 	at := accessTokenClaims{
 		Iss: s.issuer, Sub: g.Login.UserID, Aud: client.ID, ClientID: client.ID,
@@ -105,12 +109,15 @@ func (s *Server) mint(client storage.Client, g storage.Grant, scopes []string, n
 		alg = s.keys.DefaultAlgorithm()
 	}
 	rel := releaseClaims(g.Login.Claims, scopes)
+	if rel.Identities, err = s.linkedConnectors(ctx, g.Login.UserID, scopes); err != nil {
+		return nil, err
+	}
 	id := idTokenClaims{
 		Iss: s.issuer, Sub: g.Login.UserID, Aud: client.ID, Azp: client.ID,
 		Iat: at.Iat, Exp: now.Add(s.life.IDToken).Unix(), Nonce: nonce,
-		AtHash: halfHash(alg, access), AMR: g.Login.AMR, SID: g.Login.SessionID,
+		AtHash: halfHash(alg, access), AMR: g.Login.AMR, SID: g.Login.SessionID, IDP: g.Login.ConnectorID,
 		Email: rel.Email, EmailVerified: rel.EmailVerified, Name: rel.Name,
-		PreferredUsername: rel.PreferredUsername, Groups: rel.Groups,
+		PreferredUsername: rel.PreferredUsername, Groups: rel.Groups, Identities: rel.Identities,
 	}
 	if !g.Login.AuthTime.IsZero() {
 		id.AuthTime = g.Login.AuthTime.Unix()
@@ -135,4 +142,30 @@ func halfHash(alg, token string) string {
 	h.Write([]byte(token))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// linkedConnectors is the identities claim (scope identities): the
+// connectors through which the user can log in, local password first.
+func (s *Server) linkedConnectors(ctx context.Context, userID string, scopes []string) ([]string, error) {
+	if !slices.Contains(scopes, scopeIdentities) {
+		return nil, nil
+	}
+	out := []string{}
+	if u, err := s.dir.User(ctx, userID); err == nil && u.PasswordHash != "" {
+		for _, id := range s.connectorOrder {
+			if s.connectors[id].Type == "local" {
+				out = append(out, id)
+			}
+		}
+	}
+	ids, err := s.dir.IdentitiesByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range ids {
+		if !slices.Contains(out, i.ConnectorID) {
+			out = append(out, i.ConnectorID)
+		}
+	}
+	return out, nil
 }

@@ -30,6 +30,10 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rel := releaseClaims(g.Login.Claims, scopes)
+	if rel.Identities, err = s.linkedConnectors(r.Context(), claims.Sub, scopes); err != nil {
+		s.writeBearerError(w, r, err)
+		return
+	}
 	out := struct {
 		Sub string `json:"sub"`
 		scopedClaims
