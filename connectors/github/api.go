@@ -151,7 +151,7 @@ func (a *apiClient) read(resp *http.Response, u *url.URL, out any) (http.Header,
 	if err := json.Unmarshal(body, out); err != nil {
 		return nil, nil, fmt.Errorf("github: GET %s: decode: %w", u.Path, err)
 	}
-	next, err := a.nextPage(resp)
+	next, err := a.nextPage(resp, u)
 	if err != nil {
 		return nil, nil, fmt.Errorf("github: GET %s: %w", u.Path, err)
 	}
@@ -215,12 +215,12 @@ func rateLimit(resp *http.Response, now time.Time) (limited bool, wait time.Dura
 
 // nextPage returns the Link header's rel="next" URL. It must stay on the
 // API's scheme, host and path: the token goes wherever it points.
-func (a *apiClient) nextPage(resp *http.Response) (*url.URL, error) {
+func (a *apiClient) nextPage(resp *http.Response, u *url.URL) (*url.URL, error) {
 	raw := nextLink(resp.Header.Values("Link"))
 	if raw == "" {
 		return nil, nil
 	}
-	next, err := resp.Request.URL.Parse(raw)
+	next, err := u.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("next page link: %w", err)
 	}
