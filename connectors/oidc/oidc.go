@@ -94,6 +94,10 @@ type upstream struct {
 	// offline: the upstream understands the offline_access scope (it
 	// lists it, or lists no scopes at all).
 	offline bool
+	// authStyle is how we authenticate at the token endpoint: fixed from
+	// discovery, so that x/oauth2 never guesses (its guessing retries a
+	// failed code exchange with the secret in the body).
+	authStyle oauth2.AuthStyle
 }
 
 // upstream returns the discovered upstream, discovering it now if needed.
@@ -115,12 +119,23 @@ func (c *Connector) upstream(ctx context.Context) (*upstream, error) {
 			return nil, fmt.Errorf("oidc: discovery of %s: %w", c.cfg.Issuer, err)
 		}
 		var meta struct {
-			Scopes []string `json:"scopes_supported"`
+			Scopes      []string `json:"scopes_supported"`
+			AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 		}
 		if err := p.Claims(&meta); err != nil {
 			return nil, fmt.Errorf("oidc: discovery of %s: %w", c.cfg.Issuer, err)
 		}
-		up := &upstream{provider: p, offline: len(meta.Scopes) == 0 || slices.Contains(meta.Scopes, scopeOfflineAccess)}
+		up := &upstream{
+			provider:  p,
+			offline:   len(meta.Scopes) == 0 || slices.Contains(meta.Scopes, scopeOfflineAccess),
+			authStyle: oauth2.AuthStyleInHeader,
+		}
+		// OIDC Discovery §3: the default, when none is listed, is
+		// client_secret_basic.
+		if len(meta.AuthMethods) > 0 && !slices.Contains(meta.AuthMethods, "client_secret_basic") &&
+			slices.Contains(meta.AuthMethods, "client_secret_post") {
+			up.authStyle = oauth2.AuthStyleInParams
+		}
 		c.mu.Lock()
 		c.up = up
 		c.mu.Unlock()
@@ -148,10 +163,12 @@ func (c *Connector) oauth2Config(up *upstream, s connectors.Scopes, redirectURI 
 	if s.Groups && c.cfg.GroupsScope != "" && !slices.Contains(scopes, c.cfg.GroupsScope) {
 		scopes = append(scopes, c.cfg.GroupsScope)
 	}
+	endpoint := up.provider.Endpoint()
+	endpoint.AuthStyle = up.authStyle
 	return &oauth2.Config{
 		ClientID:     c.cfg.ClientID,
 		ClientSecret: c.cfg.ClientSecret.Reveal(),
-		Endpoint:     up.provider.Endpoint(),
+		Endpoint:     endpoint,
 		RedirectURL:  redirectURI,
 		Scopes:       scopes,
 	}
