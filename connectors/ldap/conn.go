@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -33,34 +34,45 @@ type session struct {
 // (the service account refused, say) is returned at once, since every
 // host would say the same.
 func (c *Connector) open(ctx context.Context) (*session, error) {
-	var errs []error
+	var errs hostErrors
 	for _, host := range c.hosts {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		s, err := c.dial(ctx, host)
+		s, next, err := c.dial(ctx, host)
 		if err == nil {
 			return s, nil
 		}
-		if !errors.Is(err, ErrUnavailable) {
-			return nil, err
+		if !next {
+			return nil, fmt.Errorf("ldap: %w", err)
 		}
 		c.logger.WarnContext(ctx, "ldap: directory server unavailable", "host", host, "err", err)
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(errs...))
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, errs)
 }
 
+// hostErrors are the failures of each host, shown on one line.
+type hostErrors []error
+
+func (e hostErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e hostErrors) Unwrap() []error { return e }
+
 // dial connects to host, upgrades to TLS as configured and binds as the
-// service account.
-func (c *Connector) dial(ctx context.Context, host string) (*session, error) {
+// service account. next says whether another host may do better: the
+// failure was the network's, TLS's or a timeout.
+func (c *Connector) dial(ctx context.Context, host string) (s *session, next bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
 	defer cancel()
-	var (
-		raw net.Conn
-		err error
-	)
+	var raw net.Conn
 	nd := &net.Dialer{}
 	if c.ldaps {
 		raw, err = (&tls.Dialer{NetDialer: nd, Config: c.tlsFor(host)}).DialContext(dctx, "tcp", host)
@@ -68,12 +80,15 @@ func (c *Connector) dial(ctx context.Context, host string) (*session, error) {
 		raw, err = nd.DialContext(dctx, "tcp", host)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: connect to %s: %w", ErrUnavailable, host, err)
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v (timeouts.connect): %w", c.connectTimeout, err)
+		}
+		return nil, true, fmt.Errorf("connect to %s: %w", host, err)
 	}
 	conn := goldap.NewConn(raw, c.ldaps)
 	conn.Start()
 	conn.SetTimeout(c.requestTimeout)
-	s := &session{c: c, ctx: ctx, conn: conn, host: host}
+	s = &session{c: c, ctx: ctx, conn: conn, host: host}
 	// Cancelling the caller's context closes the connection, which ends
 	// any request in flight.
 	s.stop = context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -87,14 +102,15 @@ func (c *Connector) dial(ctx context.Context, host string) (*session, error) {
 		_ = raw.SetDeadline(time.Time{})
 		if err != nil {
 			s.close()
-			return nil, s.fail(fmt.Sprintf("starttls with %s", host), err, true)
+			return nil, true, fmt.Errorf("starttls with %s: %w", host, errors.Join(err, ctx.Err()))
 		}
 	}
-	if err := s.bindService(); err != nil {
+	if err := conn.Bind(c.bindDN, c.bindPassword); err != nil {
 		s.close()
-		return nil, err
+		next := goldap.IsErrorWithCode(err, goldap.ErrorNetwork) || ctx.Err() != nil
+		return nil, next, fmt.Errorf("bind as the service account %q on %s: %w", c.bindDN, host, errors.Join(err, ctx.Err()))
 	}
-	return s, nil
+	return s, false, nil
 }
 
 // tlsFor returns the TLS configuration for host: the configured roots,
@@ -107,10 +123,10 @@ func (c *Connector) tlsFor(hostport string) *tls.Config {
 	return cfg
 }
 
-// bindService binds the connection as the service account.
+// bindService binds the connection as the service account again.
 func (s *session) bindService() error {
 	if err := s.conn.Bind(s.c.bindDN, s.c.bindPassword); err != nil {
-		return s.fail(fmt.Sprintf("bind as the service account %q on %s", s.c.bindDN, s.host), err, false)
+		return s.fail(fmt.Sprintf("bind as the service account %q", s.c.bindDN), err)
 	}
 	return nil
 }
@@ -121,16 +137,16 @@ func (s *session) close() {
 	_ = s.conn.Close()
 }
 
-// fail wraps err from the operation op. A network error or a timeout (and
-// any error when tlsFailure, as after StartTLS) is ErrUnavailable; so is an
-// error after the caller's context ended, which is joined in so that
-// errors.Is finds context.Canceled or DeadlineExceeded.
-func (s *session) fail(op string, err error, tlsFailure bool) error {
+// fail wraps err from the operation op on an open session. A network
+// error or a timeout is ErrUnavailable; so is any error after the caller's
+// context ended, which is joined in so that errors.Is finds
+// context.Canceled or context.DeadlineExceeded.
+func (s *session) fail(op string, err error) error {
 	if ctxErr := s.ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("ldap: %s: %w", op, errors.Join(ctxErr, err))
+		return fmt.Errorf("%w: %s on %s: %w", ErrUnavailable, op, s.host, errors.Join(ctxErr, err))
 	}
-	if tlsFailure || goldap.IsErrorWithCode(err, goldap.ErrorNetwork) {
-		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+	if goldap.IsErrorWithCode(err, goldap.ErrorNetwork) {
+		return fmt.Errorf("%w: %s on %s: %w", ErrUnavailable, op, s.host, err)
 	}
-	return fmt.Errorf("ldap: %s: %w", op, err)
+	return fmt.Errorf("ldap: %s on %s: %w", op, s.host, err)
 }

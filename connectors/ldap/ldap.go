@@ -162,7 +162,7 @@ func (c *Connector) Login(ctx context.Context, _ connectors.Scopes, username, pa
 		if goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
 			return connectors.Identity{}, false, nil
 		}
-		return connectors.Identity{}, false, s.fail("bind as the user", err, false)
+		return connectors.Identity{}, false, s.fail("bind as the user", err)
 	}
 	if user == nil {
 		// The directory accepted a bind as a DN that was not found: it

@@ -25,7 +25,7 @@ func (s *session) findUser(username string) (*goldap.Entry, error) {
 	res, err := s.conn.Search(req)
 	several := goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded)
 	if err != nil && !several {
-		return nil, s.fail("search users", err, false)
+		return nil, s.fail("search users", err)
 	}
 	var dns []string
 	if res != nil {
@@ -57,7 +57,7 @@ func (s *session) userByDN(dn string) (*goldap.Entry, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, s.fail("read user", err, false)
+		return nil, s.fail("read user", err)
 	}
 	if len(res.Entries) != 1 {
 		return nil, nil
@@ -195,7 +195,7 @@ func (s *session) searchGroups(clauses []string, seen map[string]bool, names *[]
 			and(gs.Filter, filter), []string{gs.NameAttr}, nil)
 		res, err := s.conn.Search(req)
 		if err != nil {
-			return nil, s.fail("search groups", err, false)
+			return nil, s.fail("search groups", err)
 		}
 		for _, g := range res.Entries {
 			key := strings.ToLower(g.DN)
