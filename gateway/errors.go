@@ -72,9 +72,6 @@ func errLoginRequired(desc string) *oauthError {
 func errConsentRequired(desc string) *oauthError {
 	return newOAuthError("consent_required", http.StatusBadRequest, desc)
 }
-func errInteractionRequired(desc string) *oauthError {
-	return newOAuthError("interaction_required", http.StatusBadRequest, desc)
-}
 func errRequestNotSupported() *oauthError {
 	return newOAuthError("request_not_supported", http.StatusBadRequest, "Request objects are not supported.")
 }
