@@ -52,6 +52,11 @@ type Options struct {
 	ReloadInterval time.Duration
 	// Holder identifies this worker as a lease holder. Default random.
 	Holder string
+	// Passive workers only reload: Run never takes the lease, so they never
+	// rotate or prune (for end-user workers in a deployment whose
+	// housekeeping role does that). Init still creates a missing first
+	// key, since nothing can be served without one.
+	Passive bool
 	// Clock is the time source. Default time.Now.
 	Clock func() time.Time
 	// Logger receives rotation events and reload failures. Default: none.
@@ -223,7 +228,9 @@ func (m *Manager) Init(ctx context.Context) error {
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.opts.ReloadInterval)
 	defer t.Stop()
-	defer m.release(ctx)
+	if !m.opts.Passive {
+		defer m.release(ctx)
+	}
 	for {
 		if err := m.tick(ctx); err != nil && ctx.Err() == nil {
 			m.log.Error("keys: maintain key set", "err", err)
@@ -240,6 +247,9 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) tick(ctx context.Context) error {
 	if err := m.Reload(ctx); err != nil {
 		return err
+	}
+	if m.opts.Passive {
+		return nil
 	}
 	got, err := m.store.AcquireLease(ctx, LeaseName, m.opts.Holder, m.leaseTTL())
 	if err != nil {
