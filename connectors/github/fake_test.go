@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -107,7 +109,10 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 func newFakeGHES(t *testing.T) (*fakeGitHub, string) {
 	f := newFake(t)
 	f.ghes = true
-	f.srv = httptest.NewTLSServer(f)
+	f.srv = httptest.NewUnstartedServer(f)
+	// The test without rootCA makes the server log a failed handshake.
+	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	ca := filepath.Join(t.TempDir(), "ghes-ca.pem")
 	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
@@ -135,6 +140,17 @@ func (f *fakeGitHub) client() *http.Client {
 		return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return &http.Client{Transport: dotcom{addr: f.host(), next: http.DefaultTransport}}
+}
+
+// browser is the person's browser: it reaches the fake at its public
+// URLs and trusts its certificate.
+func (f *fakeGitHub) browser() *http.Client {
+	b := f.client()
+	if f.ghes {
+		b = f.srv.Client()
+	}
+	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return b
 }
 
 // dotcom sends requests for github.com and api.github.com to the fake.

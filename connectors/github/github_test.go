@@ -72,9 +72,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // returns where it sends the browser back.
 func authorize(t *testing.T, f *fakeGitHub, target string) *url.URL {
 	t.Helper()
-	b := f.client()
-	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := b.Get(target)
+	resp, err := f.browser().Get(target)
 	if err != nil {
 		t.Fatalf("authorize: %v", err)
 	}
