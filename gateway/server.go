@@ -88,6 +88,8 @@ type Options struct {
 	// (default 1 s, doubling).
 	BackchannelClient *http.Client
 	BackchannelRetry  time.Duration
+	// ReadyChecks are checked by /readyz besides the store.
+	ReadyChecks []ReadyCheck
 	// Demo enables /demo (dev mode only).
 	Demo   *DemoClient
 	Logger *slog.Logger
@@ -117,6 +119,7 @@ type Server struct {
 	discovery      []byte
 	grants         map[string]grantHandler
 	metrics        *metrics
+	readyChecks    []ReadyCheck
 	// Back-channel logout deliveries run in the background.
 	bgWG              sync.WaitGroup
 	backchannelClient *http.Client
@@ -154,6 +157,7 @@ func New(o Options) (*Server, error) {
 		logger:         o.Logger,
 		now:            o.Clock,
 		metrics:        newMetrics(),
+		readyChecks:    o.ReadyChecks,
 
 		backchannelClient: o.BackchannelClient,
 		backchannelRetry:  o.BackchannelRetry,

@@ -30,11 +30,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	dev := fs.Bool("dev", false, "run a development instance (embedded store, demo client and user)")
 	dir := fs.String("dir", ".", "with --dev: the folder for the dev database and key-encryption key")
 	addr := fs.String("addr", "127.0.0.1:5556", "with --dev: the loopback address to listen on (the issuer follows it)")
+	role := fs.String("role", roleAll, "all | public (end-user HTTP only; never rotates keys or sweeps) | housekeeping (key rotation, sweeping and the admin address; no public listener)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
 	if (*file == "") == !*dev || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: foyer serve --config FILE | foyer serve --dev [--dir DIR]")
+		fmt.Fprintln(stderr, "usage: foyer serve --config FILE [--role all|public|housekeeping] | foyer serve --dev [--dir DIR] [--addr HOST:PORT]")
+		return exitConfig
+	}
+	if *role != roleAll && *role != rolePublic && *role != roleHousekeeping {
+		fmt.Fprintf(stderr, "foyer: --role %q: want all, public or housekeeping\n", *role)
 		return exitConfig
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,7 +74,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if err := serve(ctx, cfg, kek, *dev, logger, stdout); err != nil {
+	if *role == roleHousekeeping && cfg.Admin.Addr == "" {
+		logger.Error("cannot start: --role housekeeping serves only admin.addr, which is not set")
+		return exitConfig
+	}
+	if err := serve(ctx, cfg, kek, *dev, *role, logger, stdout); err != nil {
 		logger.Error("foyer stopped", "err", err)
 		return exitFail
 	}
@@ -92,7 +101,7 @@ func (a *app) Close() {
 
 // build wires a Foyer from a config: storage, static records, keys,
 // connectors and the gateway.
-func build(ctx context.Context, cfg *config.Config, kek keys.KEK, demo *gateway.DemoClient, logger *slog.Logger) (*app, error) {
+func build(ctx context.Context, cfg *config.Config, kek keys.KEK, role string, demo *gateway.DemoClient, logger *slog.Logger) (*app, error) {
 	a := &app{}
 	var err error
 	a.store, a.closers, err = openStore(ctx, cfg.Storage, logger)
@@ -104,7 +113,9 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, demo *gateway.
 		a.Close()
 		return nil, fmt.Errorf("sync config to store: %w", err)
 	}
-	a.keys, err = keys.NewManager(a.store.State, kek, keyOptions(cfg, logger))
+	ko := keyOptions(cfg, logger)
+	ko.Passive = role == rolePublic
+	a.keys, err = keys.NewManager(a.store.State, kek, ko)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("keys: %w", err)
@@ -130,6 +141,7 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, demo *gateway.
 		Lifetimes: lifetimes(cfg), FlowKey: kek.Derive("gateway flow"),
 		Theme: cfg.Web.Theme, Title: cfg.Web.Title, TrustedProxies: proxies,
 		Demo: demo, Logger: logger,
+		ReadyChecks: []gateway.ReadyCheck{{Name: "keys", Check: keysFresh(a.keys)}},
 	})
 	if err != nil {
 		a.Close()
@@ -138,12 +150,12 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, demo *gateway.
 	return a, nil
 }
 
-func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role string, logger *slog.Logger, stdout io.Writer) error {
 	var demo *gateway.DemoClient
 	if dev {
 		demo = &gateway.DemoClient{ID: devClientID, Secret: devSecret(kek, "demo client")}
 	}
-	a, err := build(ctx, cfg, kek, demo, logger)
+	a, err := build(ctx, cfg, kek, role, demo, logger)
 	if err != nil {
 		return err
 	}
@@ -156,7 +168,9 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logg
 			logger.Error("key manager stopped", "err", err)
 		}
 	}()
-	go housekeeping(bg, a.store, logger)
+	if role != rolePublic {
+		go housekeeping(bg, a.store, logger)
+	}
 
 	srv := &http.Server{
 		Handler:           a.gateway.Handler(),
@@ -167,44 +181,49 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logg
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("http.addr: %w", err)
-	}
-	tlsOn := cfg.HTTP.TLS.Cert != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("http.tls: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	logger.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsOn, "version", version)
-	if dev {
-		printDevBanner(stdout, cfg, demo)
-	}
 	errc := make(chan error, 2)
-	var ops *http.Server
+	var pub, ops *http.Server
+	if role != roleHousekeeping {
+		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+		if err != nil {
+			return fmt.Errorf("http.addr: %w", err)
+		}
+		tlsOn := cfg.HTTP.TLS.Cert != ""
+		if tlsOn {
+			cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("http.tls: %w", err)
+			}
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		pub = srv
+		logger.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsOn, "role", role, "version", version)
+		go func() {
+			if tlsOn {
+				errc <- srv.ServeTLS(ln, "", "")
+			} else {
+				errc <- srv.Serve(ln)
+			}
+		}()
+	}
 	if cfg.Admin.Addr != "" {
 		// The internal address: health, readiness and metrics. The admin
 		// JSON API is not built yet (docs/status.md).
 		opsLn, err := net.Listen("tcp", cfg.Admin.Addr)
 		if err != nil {
-			ln.Close()
+			if pub != nil {
+				_ = pub.Close()
+			}
 			return fmt.Errorf("admin.addr: %w", err)
 		}
 		ops = &http.Server{Handler: a.gateway.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
-		logger.Info("ops endpoints listening", "addr", opsLn.Addr().String())
+		logger.Info("ops endpoints listening", "addr", opsLn.Addr().String(), "role", role)
 		go func() { errc <- ops.Serve(opsLn) }()
 	}
-	go func() {
-		if tlsOn {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	if dev {
+		printDevBanner(stdout, cfg, demo)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -216,12 +235,37 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, logg
 	if ops != nil {
 		_ = ops.Shutdown(shutdownCtx)
 	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if pub != nil {
+		if err := pub.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
+	a.gateway.Wait() // back-channel logout deliveries in flight
 	logger.Info("stopped")
 	return nil
 }
+
+// Roles of a worker (serve --role).
+const (
+	roleAll          = "all"
+	rolePublic       = "public"
+	roleHousekeeping = "housekeeping"
+)
+
+// keysFresh fails readiness when this worker's key set is so old that a key
+// another worker added may already sign before this one serves it.
+func keysFresh(m *keys.Manager) func(context.Context) error {
+	return func(context.Context) error {
+		if age := time.Since(m.LoadedAt()); age > keysStaleAfter {
+			return fmt.Errorf("key set last loaded %s ago", age.Round(time.Second))
+		}
+		return nil
+	}
+}
+
+// keysStaleAfter is PublishAhead − JWKSMaxAge with the key manager's
+// defaults (11m − 5m).
+const keysStaleAfter = 6 * time.Minute
 
 // housekeeping sweeps expired records from backends that need it, under a
 // lease so that one worker at a time does it.
