@@ -218,11 +218,11 @@ func TestRefusedResponses(t *testing.T) {
 			also: crewsaml.ErrMalformedMessage,
 		},
 		{
-			name: "not XML",
+			name:  "not XML",
 			build: func(*testing.T, *unit, forge) []byte { return []byte("not xml at all <") },
 		},
 		{
-			name: "empty document",
+			name:  "empty document",
 			build: func(*testing.T, *unit, forge) []byte { return []byte(`<?xml version="1.0"?>`) },
 		},
 		{
