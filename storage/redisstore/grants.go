@@ -41,8 +41,10 @@ func parseRefreshRef(ref string) (id string, absMs int64) {
 	return id, absMs
 }
 
-func (s *Store) userGrantsKey(userID string) string       { return s.key("user", userID) + ":grants" }
-func (s *Store) sessionGrantsKey(sessionID string) string { return s.key("session", sessionID) + ":grants" }
+func (s *Store) userGrantsKey(userID string) string { return s.key("user", userID) + ":grants" }
+func (s *Store) sessionGrantsKey(sessionID string) string {
+	return s.key("session", sessionID) + ":grants"
+}
 
 // tokenHeld says whether the grant named by a refresh-token entry still
 // holds hash: live at now, with hash in its token set.

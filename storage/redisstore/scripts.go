@@ -190,7 +190,7 @@ return 1
 `)
 
 // claimScript makes a unique key point at a new owner if it still points
-// at the expected one ('' for none).
+// at the expected one (empty for none).
 //
 //	KEYS[1] the unique key; ARGV[1] expected; ARGV[2] new owner; ARGV[3] ttl ms
 //
