@@ -295,6 +295,10 @@ func checkAttr(add addFunc, path, attr string, dnAllowed bool) {
 	if attr == "" || (dnAllowed && isDN(attr)) {
 		return
 	}
+	if isDN(attr) {
+		add(path, "DN is only allowed as userSearch.idAttr and as a userMatchers userAttr")
+		return
+	}
 	if !attrPattern.MatchString(attr) {
 		add(path, "%q is not an attribute name", attr)
 	}

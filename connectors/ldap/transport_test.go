@@ -2,14 +2,7 @@ package ldap
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -18,26 +11,6 @@ import (
 	"github.com/foyerid/foyer/connectors"
 	"github.com/foyerid/foyer/internal/config"
 )
-
-// otherCA returns the PEM of a CA that signed nothing the test directory
-// serves.
-func otherCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Another CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // closedAddr returns a loopback address where nothing listens.
 func closedAddr(t *testing.T) string {
@@ -55,7 +28,7 @@ func TestTLS(t *testing.T) {
 	t.Parallel()
 	s := directory(t)
 	_, tlsPort, _ := net.SplitHostPort(s.TLSAddr)
-	wrongCA := otherCA(t)
+	wrongCA := newCAPEM() // signed nothing the directory serves
 
 	tests := []struct {
 		name    string
