@@ -75,15 +75,22 @@ type apiClient struct {
 
 // getJSON fetches path (relative to the API root) into out.
 func (a *apiClient) getJSON(ctx context.Context, path string, out any) (http.Header, error) {
-	u := a.base.JoinPath(path)
-	h, _, err := a.get(ctx, u, out)
+	h, _, err := a.get(ctx, a.endpoint(path), out)
 	return h, err
+}
+
+// endpoint is the URL of an API path such as "/user".
+func (a *apiClient) endpoint(path string) *url.URL {
+	u := *a.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawPath = ""
+	return &u
 }
 
 // getAll fetches every page of a list, following the Link header's next
 // relation to the end.
 func getAll[T any](ctx context.Context, a *apiClient, path string) ([]T, error) {
-	u := a.base.JoinPath(path)
+	u := a.endpoint(path)
 	u.RawQuery = url.Values{"per_page": {strconv.Itoa(perPage)}}.Encode()
 	var all []T
 	for range maxPages {
@@ -120,9 +127,9 @@ func (a *apiClient) get(ctx context.Context, u *url.URL, out any) (http.Header, 
 				continue
 			}
 			if known {
-				return nil, nil, fmt.Errorf("github: GET %s: %w (resets in %s)", u.Path, ErrRateLimited, wait.Round(time.Second))
+				return nil, nil, fmt.Errorf("%w: GET %s (resets in %s)", ErrRateLimited, u.Path, wait.Round(time.Second))
 			}
-			return nil, nil, fmt.Errorf("github: GET %s: %w", u.Path, ErrRateLimited)
+			return nil, nil, fmt.Errorf("%w: GET %s", ErrRateLimited, u.Path)
 		}
 		return a.read(resp, u, out)
 	}

@@ -123,7 +123,7 @@ func TestRefreshExpiringToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	if before["refreshToken"] == nil || before["expiry"] == nil {
-		t.Fatalf("Data %v keeps no refresh token or expiry", keys(before))
+		t.Fatalf("Data %v keeps no refresh token or expiry", mapKeys(before))
 	}
 	// Expire the stored access token (x/oauth2 reads the wall clock).
 	before["expiry"] = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -157,7 +157,7 @@ func TestRefreshExpiringToken(t *testing.T) {
 	}
 }
 
-func keys(m map[string]any) []string {
+func mapKeys(m map[string]any) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
