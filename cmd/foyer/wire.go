@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/foyerid/foyer/connectors"
+	"github.com/foyerid/foyer/connectors/github"
 	"github.com/foyerid/foyer/connectors/local"
 	"github.com/foyerid/foyer/connectors/oidc"
 	"github.com/foyerid/foyer/gateway"
@@ -28,8 +29,9 @@ import (
 // connectorTypes are the connector types this binary knows.
 func connectorTypes() connectors.Registry {
 	return connectors.Registry{
-		local.TypeName: local.Type,
-		oidc.TypeName:  oidc.Type,
+		local.TypeName:  local.Type,
+		oidc.TypeName:   oidc.Type,
+		github.TypeName: github.Type,
 	}
 }
 
