@@ -129,8 +129,8 @@ type UserMatcher struct {
 
 // Timeouts are durations written as "5s".
 type Timeouts struct {
-	// Connect bounds a connection to one host: TCP, TLS and the service
-	// account's bind. Default 5s.
+	// Connect bounds a connection attempt to one host: TCP and the TLS
+	// handshake (LDAPS or StartTLS). Default 5s.
 	Connect config.Duration `yaml:"connect" json:"connect,omitzero"`
 	// Request bounds each LDAP request. Default 10s.
 	Request config.Duration `yaml:"request" json:"request,omitzero"`
