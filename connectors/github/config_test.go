@@ -88,7 +88,9 @@ connectors:
       teamNameField: name
       loadAllGroups: true
 `
-	env := func(k string) (string, bool) { return map[string]string{"GITHUB_SECRET": "s3cret"}[k], k == "GITHUB_SECRET" }
+	env := func(k string) (string, bool) {
+		return map[string]string{"GITHUB_SECRET": "s3cret"}[k], k == "GITHUB_SECRET"
+	}
 	c, err := config.Parse([]byte(src), "foyer.yaml", env, reg)
 	if err != nil {
 		t.Fatal(err)

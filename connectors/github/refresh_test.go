@@ -28,7 +28,9 @@ func TestRefresh(t *testing.T) {
 	}{
 		{name: "unchanged", orgs: acme, wantGroups: []string{"acme", "acme:core-devs", "acme:ops"}},
 		{name: "joined a team", orgs: acme, change: func(f *fakeGitHub) {
-			f.update("octocat", func(u *fakeUser) { u.Teams = append(u.Teams, fakeTeam{Org: "acme", Slug: "security", Name: "Security"}) })
+			f.update("octocat", func(u *fakeUser) {
+				u.Teams = append(u.Teams, fakeTeam{Org: "acme", Slug: "security", Name: "Security"})
+			})
 		}, wantGroups: []string{"acme", "acme:core-devs", "acme:ops", "acme:security"}},
 		{name: "left the org", orgs: acme, change: func(f *fakeGitHub) {
 			f.update("octocat", func(u *fakeUser) {
