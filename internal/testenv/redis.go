@@ -304,6 +304,55 @@ func (s *RedisServer) WaitForLog(t testing.TB, substr string) {
 	}
 }
 
+// RedisCluster is a throwaway Redis Cluster of three masters, without
+// replicas, that a test owns.
+type RedisCluster struct {
+	// Addrs are the nodes' host:port addresses, the seeds for a client.
+	Addrs []string
+	// Nodes are the servers, in the order of Addrs.
+	Nodes []*RedisServer
+}
+
+// StartRedisCluster starts three redis-server nodes in cluster mode, joins
+// them with redis-cli --cluster create (the slots split evenly), and
+// returns once every node says the cluster is ok. t.Cleanup kills them.
+// When redis-server or redis-cli is missing, it fails the test under
+// CI=true and skips it otherwise.
+func StartRedisCluster(t testing.TB) *RedisCluster {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testenv: redis-cli is required under CI: %v", err)
+		}
+		t.Skipf("SKIPPING Redis Cluster tests: no redis-cli here (apt-get install redis-tools): %v", err)
+	}
+	c := &RedisCluster{}
+	for range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: cluster bus port: %v", err)
+		}
+		_, bus, _ := net.SplitHostPort(l.Addr().String())
+		_ = l.Close()
+		n := StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", bus, "--cluster-node-timeout", "5000")
+		c.Nodes = append(c.Nodes, n)
+		c.Addrs = append(c.Addrs, n.Addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
+	defer cancel()
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("testenv: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, n := range c.Nodes {
+		n.WaitForLog(t, "Cluster state changed: ok")
+	}
+	return c
+}
+
 // redisLog is a concurrency-safe log that keeps its last MiB and tells
 // waiters when it grows.
 type redisLog struct {

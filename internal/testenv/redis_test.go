@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +114,33 @@ func TestRedactURL(t *testing.T) {
 				t.Errorf("redactURL(%q) = %q, want %q", tc.url, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestStartRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := StartRedisCluster(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, MaxRetries: -1})
+	defer rdb.Close()
+	ctx := t.Context()
+	info, err := rdb.ClusterInfo(ctx).Result()
+	if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
+		t.Fatalf("CLUSTER INFO = %q, %v", info, err)
+	}
+	// Keys spread over the nodes; each is readable through the client.
+	for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
+		if err := rdb.Set(ctx, k, k, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	var used atomic.Int32
+	err = rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		if size, err := n.DBSize(ctx).Result(); err == nil && size > 0 {
+			used.Add(1)
+		}
+		return nil
+	})
+	if err != nil || used.Load() < 2 {
+		t.Errorf("keys landed on %d masters (%v); want them spread", used.Load(), err)
 	}
 }
