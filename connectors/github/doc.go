@@ -10,5 +10,6 @@
 // rate limits are honoured where the wait is short and reported otherwise.
 //
 // It imports connectors, internal/config and golang.org/x/oauth2; never
-// gateway, identity or storage.
+// gateway, identity or storage. (Its external tests do drive a real
+// gateway against a fake GitHub, to test the whole OIDC flow.)
 package github
