@@ -1,6 +1,8 @@
 package oidc
 
 import (
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +26,9 @@ func TestValidate(t *testing.T) {
 			c.HostedDomains, c.PromptType, c.SigningAlgs = []string{"example.com"}, "consent select_account", []string{"RS256", "PS256", "ES384", "EdDSA"}
 			c.GetUserInfo, c.InsecureSkipEmailVerified = true, true
 		}},
-		{name: "http on loopback", mod: func(c *Config) { c.Issuer, c.RedirectURI = "http://127.0.0.1:5556", "http://localhost:5557/callback/up" }},
+		{name: "http on loopback", mod: func(c *Config) {
+			c.Issuer, c.RedirectURI = "http://127.0.0.1:5556", "http://localhost:5557/callback/up"
+		}},
 		{name: "empty", mod: func(c *Config) { *c = Config{} }, paths: []string{"issuer", "clientID", "clientSecret"}},
 		{name: "issuer over http", mod: func(c *Config) { c.Issuer = "http://id.example.com" }, paths: []string{"issuer"}},
 		{name: "issuer relative", mod: func(c *Config) { c.Issuer = "id.example.com" }, paths: []string{"issuer"}},
@@ -138,5 +142,32 @@ connectors:
 	}
 	if lines["connectors[0].config.clientId"] != 8 || lines["connectors[0].config.clientID"] != 6 {
 		t.Fatalf("problems at %v", lines)
+	}
+}
+
+// TestDocPresets: every oidc block in docs/connectors/oidc.md is a valid
+// configuration.
+func TestDocPresets(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/connectors/oidc.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	reg := config.Registry{Connectors: map[string]func() any{TypeName: Type.NewConfig}}
+	env := func(string) (string, bool) { return "value-for-tests", true }
+	n := 0
+	for _, b := range blocks {
+		if !strings.Contains(b[1], "type: oidc") {
+			continue
+		}
+		n++
+		file := "issuer: https://id.example.com\nkeys: {kek: {env: K}}\n" + b[1]
+		if _, err := config.Parse([]byte(file), "oidc.md", env, reg); err != nil {
+			t.Errorf("preset %d:\n%s\n%v", n, b[1], err)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("found %d oidc presets in the doc, want at least 3", n)
 	}
 }
