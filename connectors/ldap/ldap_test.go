@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -370,5 +371,31 @@ func TestServiceAccountRefused(t *testing.T) {
 	}
 	if !goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
 		t.Fatalf("err = %v, want invalidCredentials wrapped", err)
+	}
+}
+
+// TestManyGroups crosses the page size of group searches and the chunk
+// size of their filters.
+func TestManyGroups(t *testing.T) {
+	t.Parallel()
+	s := directory(t)
+	const n = groupPageSize + filterChunk + 1
+	var ldif strings.Builder
+	ldif.WriteString("dn: uid=eve,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: eve\ncn: Eve\nsn: E\nuserPassword: eve-pw\n\n")
+	want := []string{"parent"}
+	for i := range n {
+		name := fmt.Sprintf("g%03d", i)
+		want = append(want, name)
+		fmt.Fprintf(&ldif, "dn: cn=%s,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: %s\nmember: uid=eve,ou=people,dc=example,dc=org\n\n", name, name)
+	}
+	// The parent's member is in the last chunk of the nested search.
+	fmt.Fprintf(&ldif, "dn: cn=parent,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: parent\nmember: cn=g%03d,ou=groups,dc=example,dc=org\n", n-1)
+	s.Add(t, ldif.String())
+	slices.Sort(want)
+
+	c, _ := open(t, testConfig(s))
+	id := login(t, c, "eve", "eve-pw")
+	if !slices.Equal(id.Groups, want) {
+		t.Fatalf("got %d groups, want %d: %q", len(id.Groups), len(want), id.Groups)
 	}
 }

@@ -15,6 +15,9 @@ import (
 // values are searched for in several requests.
 const filterChunk = 64
 
+// groupPageSize is the page size of group searches.
+const groupPageSize = 500
+
 // findUser searches the user whose username attribute equals username.
 // It returns nil, with no error, unless exactly one entry matches; several
 // matches are logged as the directory's fault.
@@ -193,7 +196,13 @@ func (s *session) searchGroups(clauses []string, seen map[string]bool, names *[]
 		}
 		req := goldap.NewSearchRequest(gs.BaseDN, scopeOf(gs.Scope), goldap.NeverDerefAliases, 0, 0, false,
 			and(gs.Filter, filter), []string{gs.NameAttr}, nil)
-		res, err := s.conn.Search(req)
+		// Paged (RFC 2696), for directories that cap a page, as Active
+		// Directory does at 1000 entries.
+		res, err := s.conn.SearchWithPaging(req, groupPageSize)
+		if goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) {
+			// Partial groups could grant or deny the wrong things: fail.
+			return nil, s.fail("search groups (the directory's size limit for the service account cut the result short; raise it)", err)
+		}
 		if err != nil {
 			return nil, s.fail("search groups", err)
 		}

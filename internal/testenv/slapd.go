@@ -404,6 +404,10 @@ func (s *SlapdServer) writeConfig(schema string) error {
 			fmt.Fprintf(&b, "moduleload %s\n", m)
 		}
 	}
+	// slapd's default size limit (500 entries) stays for plain searches;
+	// paged searches (RFC 2696) may return any number, as in Active
+	// Directory.
+	b.WriteString("sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited\n")
 	fmt.Fprintf(&b, "database mdb\nmaxsize 33554432\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %q\n",
 		s.BaseDN, s.AdminDN, s.AdminPassword, in("db"))
 	b.WriteString("index objectClass eq\nindex uid,mail,cn,member,memberUid eq\n")
