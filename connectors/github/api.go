@@ -71,6 +71,9 @@ type apiClient struct {
 	tokens oauth2.TokenSource
 	now    func() time.Time
 	wait   func(context.Context, time.Duration) error
+	// waited is set once a call has waited out a rate limit: one wait per
+	// login or refresh, so that a long list cannot hold the page for long.
+	waited bool
 }
 
 // getJSON fetches path (relative to the API root) into out.
@@ -110,9 +113,9 @@ func getAll[T any](ctx context.Context, a *apiClient, path string) ([]T, error) 
 
 // get fetches u into out and returns the response headers and the next
 // page's URL, if any. A rate-limited answer is retried once when GitHub
-// asks for a short enough wait.
+// asks for a short enough wait and no earlier call has waited.
 func (a *apiClient) get(ctx context.Context, u *url.URL, out any) (http.Header, *url.URL, error) {
-	for attempt := 0; ; attempt++ {
+	for {
 		resp, err := a.do(ctx, u)
 		if err != nil {
 			return nil, nil, err
@@ -120,7 +123,8 @@ func (a *apiClient) get(ctx context.Context, u *url.URL, out any) (http.Header, 
 		limited, wait, known := rateLimit(resp, a.now())
 		if limited {
 			drain(resp)
-			if attempt == 0 && known && wait <= maxRetryWait {
+			if !a.waited && known && wait <= maxRetryWait {
+				a.waited = true
 				if err := a.wait(ctx, wait); err != nil {
 					return nil, nil, fmt.Errorf("github: GET %s: waiting out the rate limit: %w", u.Path, err)
 				}

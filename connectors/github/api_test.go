@@ -99,6 +99,9 @@ func TestRateLimit(t *testing.T) {
 		{name: "Retry-After too long", faults: []fault{limited(429, "Retry-After", "60")}, wantErr: true},
 		{name: "still limited after the retry", faults: []fault{limited(429, "Retry-After", "1"), limited(429, "Retry-After", "1")},
 			wantErr: true, wantWaits: []time.Duration{time.Second}},
+		{name: "one wait per login", faults: []fault{limited(429, "Retry-After", "1"), {status: http.StatusOK, body: "[]",
+			header: http.Header{"Link": {`<https://api.github.com/user/teams?page=2&per_page=100>; rel="next"`}}}, limited(429, "Retry-After", "1")},
+			wantErr: true, wantWaits: []time.Duration{time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
