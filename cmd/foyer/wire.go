@@ -17,6 +17,7 @@ import (
 	"github.com/foyerid/foyer/connectors/github"
 	"github.com/foyerid/foyer/connectors/local"
 	"github.com/foyerid/foyer/connectors/oidc"
+	"github.com/foyerid/foyer/connectors/saml"
 	"github.com/foyerid/foyer/gateway"
 	"github.com/foyerid/foyer/identity"
 	"github.com/foyerid/foyer/internal/config"
@@ -32,6 +33,7 @@ func connectorTypes() connectors.Registry {
 		local.TypeName:  local.Type,
 		oidc.TypeName:   oidc.Type,
 		github.TypeName: github.Type,
+		saml.TypeName:   saml.Type,
 	}
 }
 
