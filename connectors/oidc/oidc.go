@@ -51,18 +51,13 @@ func Open(cfg Config, env connectors.Env, opts ...Option) (*Connector, error) {
 		return nil, fmt.Errorf("oidc: invalid config: %s: %s", ps[0].Path, ps[0].Msg)
 	}
 	cfg = cfg.withDefaults()
-	if cfg.RedirectURI == "" {
-		cfg.RedirectURI = env.CallbackURL
-	}
-	if cfg.RedirectURI == "" {
-		return nil, errors.New("oidc: no redirect URI")
-	}
 	logger := env.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Connector{
 		cfg:         cfg,
+		callbackURL: env.CallbackURL,
 		logger:      logger,
 		metaClient:  cappedClient(env.HTTPClient, maxMetadataResponse),
 		tokenClient: cappedClient(env.HTTPClient, maxTokenResponse),
@@ -76,9 +71,12 @@ func Open(cfg Config, env connectors.Env, opts ...Option) (*Connector, error) {
 
 // Connector logs people in at an upstream OpenID Provider.
 type Connector struct {
-	cfg    Config
-	logger *slog.Logger
-	now    func() time.Time
+	cfg Config
+	// callbackURL is env.CallbackURL, the redirect URI when neither the
+	// config nor the gateway names one.
+	callbackURL string
+	logger      *slog.Logger
+	now         func() time.Time
 	// metaClient fetches discovery and keys; tokenClient talks to the
 	// token and userinfo endpoints. Each caps what it reads.
 	metaClient, tokenClient *http.Client
@@ -191,8 +189,13 @@ func (c *Connector) LoginURL(ctx context.Context, s connectors.Scopes, callbackU
 		return "", nil, err
 	}
 	st := loginState{Verifier: oauth2.GenerateVerifier(), Nonce: randomString(), RedirectURI: c.cfg.RedirectURI}
+	for _, u := range []string{callbackURL, c.callbackURL} {
+		if st.RedirectURI == "" {
+			st.RedirectURI = u
+		}
+	}
 	if st.RedirectURI == "" {
-		st.RedirectURI = callbackURL
+		return "", nil, errors.New("oidc: no redirect URI")
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), gooidc.Nonce(st.Nonce)}
 	if s.OfflineAccess {
