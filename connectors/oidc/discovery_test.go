@@ -123,4 +123,3 @@ func mustState(t *testing.T) []byte {
 	}
 	return b
 }
-
