@@ -180,7 +180,7 @@ func (c Config) Validate() []config.Problem {
 		}
 	}
 	if d := c.ClockSkew.Std(); d < 0 || d > MaxClockSkew {
-		add("clockSkew", "must be between 0s and %s", MaxClockSkew)
+		add("clockSkew", "must be between 0s and 3m")
 	}
 	return ps
 }

@@ -2,8 +2,15 @@ package saml_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"encoding/xml"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -123,6 +130,21 @@ func TestLoginRequests(t *testing.T) {
 		q := mustURL(t, target).Query()
 		if !strings.HasPrefix(target, "https://sso.example/login?") || q.Get("SigAlg") == "" || q.Get("Signature") == "" {
 			t.Errorf("LoginURL %s, want a signed request to the configured SSO URL", target)
+		}
+	})
+	t.Run("post binding, signed with an ECDSA key", func(t *testing.T) {
+		t.Parallel()
+		u := newUnit(t, idp, withECSPKey(t), func(c *saml.Config) { c.Binding = saml.BindingPost })
+		_, fields, _, err := u.conn.LoginForm(ctx, connectors.Scopes{}, testACS, "st")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(fields["SAMLRequest"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), "ecdsa-sha256") {
+			t.Errorf("SAMLRequest not signed with ECDSA-SHA256: %s", raw)
 		}
 	})
 	t.Run("post binding", func(t *testing.T) {
@@ -292,4 +314,33 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// withECSPKey gives the connector an ECDSA P-256 SP key and certificate
+// (SEC 1 PEM) in files.
+func withECSPKey(t *testing.T) func(*saml.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Foyer SP"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "sp.crt"), filepath.Join(dir, "sp.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *saml.Config) { c.SPCertFile, c.SPKeyFile = certFile, keyFile }
 }
