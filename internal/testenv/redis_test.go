@@ -82,7 +82,7 @@ func TestStartRedis(t *testing.T) {
 
 func TestStartRedisReplica(t *testing.T) {
 	t.Parallel()
-	primary := StartRedis(t)
+	primary := StartRedis(t, "--repl-diskless-sync-delay", "0")
 	replica := StartRedis(t, "--replicaof", "127.0.0.1", primary.Port())
 	replica.WaitForLog(t, "MASTER <-> REPLICA sync: Finished with success")
 	c := redisClient(t, primary.URL)

@@ -19,18 +19,18 @@ func (s *Store) userCodeKey(code string) string  { return s.key("usercode", code
 
 // create stores a record with a plain expiry: ErrConflict if a live one
 // has the key.
-func (s *Store) create(ctx context.Context, op, key string, rec any, exp time.Time, fields ...any) error {
+func (s *Store) create(ctx context.Context, op, key string, v any, exp time.Time) error {
 	now := s.now()
-	doc, err := json.Marshal(rec)
+	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	args := append([]any{ms(now), ttl(exp, now), 0, "x", ms(exp), "r", doc}, fields...)
-	v, err := eval(ctx, s.rdb, createScript, []string{key}, args...)
+	rec := record{x: ms(exp), doc: string(doc)}
+	ok, err := eval(ctx, s.rdb, createScript, []string{key}, ms(now), ttl(exp, now), rec.encode())
 	if err != nil {
 		return fail(op, err)
 	}
-	if v != int64(1) {
+	if ok != int64(1) {
 		return fmt.Errorf("redisstore: %s: %w", op, storage.ErrConflict)
 	}
 	return nil
@@ -38,18 +38,18 @@ func (s *Store) create(ctx context.Context, op, key string, rec any, exp time.Ti
 
 // replace overwrites a live record with a plain expiry: ErrNotFound if it
 // is gone or expired.
-func (s *Store) replace(ctx context.Context, op, key string, rec any, exp time.Time, fields ...any) error {
+func (s *Store) replace(ctx context.Context, op, key string, v any, exp time.Time) error {
 	now := s.now()
-	doc, err := json.Marshal(rec)
+	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	args := append([]any{ms(now), ttl(exp, now), "x", ms(exp), "r", doc}, fields...)
-	v, err := eval(ctx, s.rdb, replaceScript, []string{key}, args...)
+	rec := record{x: ms(exp), doc: string(doc)}
+	ok, err := eval(ctx, s.rdb, replaceScript, []string{key}, ms(now), ttl(exp, now), rec.encode())
 	if err != nil {
 		return fail(op, err)
 	}
-	if v != int64(1) {
+	if ok != int64(1) {
 		return fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
 	}
 	return nil
@@ -58,14 +58,14 @@ func (s *Store) replace(ctx context.Context, op, key string, rec any, exp time.T
 // read returns a live record.
 func read[T any](ctx context.Context, s *Store, op, key string) (T, error) {
 	var zero T
-	doc, _, ok, err := s.fetch(ctx, key, s.now())
+	rec, ok, err := s.fetch(ctx, key, s.now())
 	if err != nil {
 		return zero, fail(op, err)
 	}
 	if !ok {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
 	}
-	return decode[T](op, doc)
+	return decode[T](op, rec.doc)
 }
 
 // CreateAuthRequest stores a new auth request. ErrConflict if a live one
@@ -128,15 +128,22 @@ func (s *Store) RedeemAuthCode(ctx context.Context, id string) (storage.AuthCode
 	return c, nil
 }
 
+// device returns a live device request, if any.
+func (s *Store) device(ctx context.Context, op, id string, now time.Time) (storage.DeviceRequest, bool, error) {
+	rec, ok, err := s.fetch(ctx, s.deviceKey(id), now)
+	if err != nil || !ok {
+		return storage.DeviceRequest{}, false, err
+	}
+	d, err := decode[storage.DeviceRequest](op, rec.doc)
+	return d, err == nil, err
+}
+
 // userCodeHeld says whether the device request a user-code entry names
 // still holds code: live at now, with that user code.
 func (s *Store) userCodeHeld(now time.Time, code string) func(context.Context, string) (bool, error) {
 	return func(ctx context.Context, id string) (bool, error) {
-		vals, err := s.rdb.HMGet(ctx, s.deviceKey(id), "x", "c").Result()
-		if err != nil {
-			return false, err
-		}
-		return live(vals[0], now) && vals[1] == code, nil
+		d, ok, err := s.device(ctx, "claim user code", id, now)
+		return ok && d.UserCode == code, err
 	}
 }
 
@@ -147,7 +154,7 @@ func (s *Store) CreateDeviceRequest(ctx context.Context, d storage.DeviceRequest
 	const op = "create device request"
 	now := s.now()
 	dk := s.deviceKey(d.ID)
-	if err := s.create(ctx, op, dk, d, d.ExpiresAt, "c", d.UserCode); err != nil {
+	if err := s.create(ctx, op, dk, d, d.ExpiresAt); err != nil {
 		return err
 	}
 	_, err := s.claim(ctx, s.userCodeKey(d.UserCode), d.ID, ttl(d.ExpiresAt, now), s.userCodeHeld(now, d.UserCode))
@@ -172,14 +179,14 @@ func (s *Store) DeviceRequestByUserCode(ctx context.Context, userCode string) (s
 	if err != nil {
 		return storage.DeviceRequest{}, fail(op, err)
 	}
-	doc, extra, ok, err := s.fetch(ctx, s.deviceKey(id), now, "c")
+	d, ok, err := s.device(ctx, op, id, now)
 	if err != nil {
 		return storage.DeviceRequest{}, fail(op, err)
 	}
-	if !ok || extra[0] != userCode {
+	if !ok || d.UserCode != userCode {
 		return storage.DeviceRequest{}, notFound
 	}
-	return decode[storage.DeviceRequest](op, doc)
+	return d, nil
 }
 
 // UpdateDeviceRequest replaces a live device request. ErrConflict if its
@@ -187,15 +194,13 @@ func (s *Store) DeviceRequestByUserCode(ctx context.Context, userCode string) (s
 func (s *Store) UpdateDeviceRequest(ctx context.Context, d storage.DeviceRequest) error {
 	const op = "update device request"
 	now := s.now()
-	dk := s.deviceKey(d.ID)
-	vals, err := s.rdb.HMGet(ctx, dk, "x", "c").Result()
+	old, ok, err := s.device(ctx, op, d.ID, now)
 	if err != nil {
 		return fail(op, err)
 	}
-	if !live(vals[0], now) {
+	if !ok {
 		return fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
 	}
-	old, _ := vals[1].(string)
 	// Claim the code (or renew the claim, ExpiresAt may have moved)
 	// before the request names it.
 	ck := s.userCodeKey(d.UserCode)
@@ -203,14 +208,14 @@ func (s *Store) UpdateDeviceRequest(ctx context.Context, d storage.DeviceRequest
 	if err != nil {
 		return fail(op+": user code", err)
 	}
-	if err := s.replace(ctx, op, dk, d, d.ExpiresAt, "c", d.UserCode); err != nil {
+	if err := s.replace(ctx, op, s.deviceKey(d.ID), d, d.ExpiresAt); err != nil {
 		if claimed {
 			s.release(ctx, d.ID, ck)
 		}
 		return err
 	}
-	if old != d.UserCode {
-		s.release(ctx, d.ID, s.userCodeKey(old))
+	if old.UserCode != d.UserCode {
+		s.release(ctx, d.ID, s.userCodeKey(old.UserCode))
 	}
 	return nil
 }

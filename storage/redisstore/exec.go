@@ -106,18 +106,18 @@ func wroteIf(want any) func(any) bool {
 	}
 }
 
-// fetch reads a record hash's JSON and the extra fields asked for, if the
-// record is live at now; ok is false if it is gone or expired.
-func (s *Store) fetch(ctx context.Context, key string, now time.Time, extra ...string) (doc string, fields []any, ok bool, err error) {
-	vals, err := s.rdb.HMGet(ctx, key, append([]string{"x", "r"}, extra...)...).Result()
+// fetch reads a record; ok is false if it is missing, unreadable or
+// expired at now.
+func (s *Store) fetch(ctx context.Context, key string, now time.Time) (rec record, ok bool, err error) {
+	v, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return record{}, false, nil
+	}
 	if err != nil {
-		return "", nil, false, err
+		return record{}, false, err
 	}
-	doc, isStr := vals[1].(string)
-	if !isStr || !live(vals[0], now) {
-		return "", nil, false, nil
-	}
-	return doc, vals[2:], true, nil
+	rec, ok = parseRecord(v)
+	return rec, ok && rec.live(now), nil
 }
 
 // fetchAll reads the JSON of several records, wherever they live, in one
@@ -127,18 +127,18 @@ func (s *Store) fetchAll(ctx context.Context, keys []string, now time.Time) ([]s
 		return nil, nil
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(keys))
+	cmds := make([]*redis.StringCmd, len(keys))
 	for i, k := range keys {
-		cmds[i] = pipe.HMGet(ctx, k, "x", "r")
+		cmds[i] = pipe.Get(ctx, k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
 	docs := make([]string, len(keys))
 	for i, c := range cmds {
-		vals := c.Val()
-		if doc, ok := vals[1].(string); ok && live(vals[0], now) {
-			docs[i] = doc
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if rec, ok := parseRecord(c.Val()); ok && rec.live(now) {
+			docs[i] = rec.doc
 		}
 	}
 	return docs, nil

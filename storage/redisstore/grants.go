@@ -51,14 +51,29 @@ func (s *Store) sessionGrantsKey(sessionID string) string {
 func (s *Store) tokenHeld(now time.Time, hash string) func(context.Context, string) (bool, error) {
 	return func(ctx context.Context, ref string) (bool, error) {
 		id, _ := parseRefreshRef(ref)
-		pipe := s.rdb.Pipeline()
-		x := pipe.HGet(ctx, s.grantKey(id), "x")
-		member := pipe.SIsMember(ctx, s.tokensKey(id), hash)
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return false, err
-		}
-		return live(x.Val(), now) && member.Val(), nil
+		_, ok, err := s.holds(ctx, id, hash, now)
+		return ok, err
 	}
+}
+
+// holds reads a grant and whether hash is in its token set, in one round
+// trip; ok is false unless the grant is live at now and holds hash.
+func (s *Store) holds(ctx context.Context, id, hash string, now time.Time) (rec record, ok bool, err error) {
+	pipe := s.rdb.Pipeline()
+	get := pipe.Get(ctx, s.grantKey(id))
+	member := pipe.SIsMember(ctx, s.tokensKey(id), hash)
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
+	if err := get.Err(); err != nil {
+		if errors.Is(err, redis.Nil) {
+			return record{}, false, nil
+		}
+		return record{}, false, err
+	}
+	if err := member.Err(); err != nil {
+		return record{}, false, err
+	}
+	rec, ok = parseRecord(get.Val())
+	return rec, ok && rec.live(now) && member.Val(), nil
 }
 
 // CreateGrant stores g; its TokenHash (and PreviousHash, if set) belong to
@@ -82,8 +97,8 @@ func (s *Store) CreateGrant(ctx context.Context, g storage.Grant) error {
 		}
 	}
 	gk, tk := s.grantKey(g.ID), s.tokensKey(g.ID)
-	args := append([]any{ms(now), ttl(exp, now), len(tokens)}, tokens...)
-	args = append(args, "x", ms(exp), "a", msOrZero(g.AbsoluteExpiresAt), "ra", msOrZero(g.RotatedAt), "r", doc)
+	rec := record{x: ms(exp), a: msOrZero(g.AbsoluteExpiresAt), n: msOrZero(g.RotatedAt), doc: string(doc)}
+	args := append([]any{ms(now), ttl(exp, now), rec.encode()}, tokens...)
 	v, err := eval(ctx, s.rdb, createScript, []string{gk, tk}, args...)
 	if err != nil {
 		return fail(op, err)
@@ -132,14 +147,7 @@ func later(a, b time.Time) time.Time {
 // Grant returns a live grant, revoked or not.
 func (s *Store) Grant(ctx context.Context, id string) (storage.Grant, error) {
 	const op = "grant"
-	doc, _, ok, err := s.fetch(ctx, s.grantKey(id), s.now())
-	if err != nil {
-		return storage.Grant{}, fail(op, err)
-	}
-	if !ok {
-		return storage.Grant{}, fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
-	}
-	return decode[storage.Grant](op, doc)
+	return read[storage.Grant](ctx, s, op, s.grantKey(id))
 }
 
 // GrantByRefreshToken returns the live grant any token it ever held
@@ -159,18 +167,14 @@ func (s *Store) GrantByRefreshToken(ctx context.Context, tokenHash string) (stor
 		return storage.Grant{}, fail(op, err)
 	}
 	id, _ := parseRefreshRef(ref)
-	pipe := s.rdb.Pipeline()
-	rec := pipe.HMGet(ctx, s.grantKey(id), "x", "r")
-	member := pipe.SIsMember(ctx, s.tokensKey(id), tokenHash)
-	if _, err := pipe.Exec(ctx); err != nil {
+	rec, ok, err := s.holds(ctx, id, tokenHash, now)
+	if err != nil {
 		return storage.Grant{}, fail(op, err)
 	}
-	vals := rec.Val()
-	doc, isStr := vals[1].(string)
-	if !isStr || !live(vals[0], now) || !member.Val() {
+	if !ok {
 		return storage.Grant{}, notFound
 	}
-	return decode[storage.Grant](op, doc)
+	return decode[storage.Grant](op, rec.doc)
 }
 
 // RotateRefreshToken rotates the presented token; see storage.Grants.

@@ -7,70 +7,86 @@ import "github.com/redis/go-redis/v9"
 // one Cluster node. Times arrive as Unix milliseconds by the store's clock
 // (ARGV "now"), never read from Redis. Numbers that go back into Redis are
 // passed as the strings Go formatted, so Lua's 14-digit number formatting
-// never touches them. A record hash holds at least x (expiry, ms) and r (the
-// record as JSON); see doc.go.
+// never touches them.
+//
+// A record is a string, "X A N\nJSON" (see envelope): its expiry X, its
+// absolute expiry A (0: none), a number N whose meaning depends on the
+// kind (a grant's rotation time, a code's used flag), and the record as
+// JSON. The scripts compare X, A and N without decoding the JSON, and
+// decode it (cjson) only to change a field Go cannot change beforehand.
+
+// recordLua is the prelude of the scripts that read records: load parses
+// one into (x as a number, a, n, json, x as written), or nil if it is
+// missing; put writes one back, for ttl ms or, with ttl nil, keeping its
+// TTL.
+const recordLua = `
+local function load(k)
+  local v = redis.call('GET', k)
+  if not v then return nil end
+  local x, a, n, r = string.match(v, '^(%-?%d+) (%-?%d+) (%-?%d+)\n(.*)$')
+  return tonumber(x), a, n, r, x
+end
+local function put(k, x, a, n, r, ttl)
+  local v = x .. ' ' .. a .. ' ' .. n .. '\n' .. r
+  if ttl then redis.call('SET', k, v, 'PX', ttl) else redis.call('SET', k, v, 'KEEPTTL') end
+end
+`
 
 // createScript stores a record unless a live one holds the key.
 //
 //	KEYS[1] the record; KEYS[2] (optional) its token set, replaced
-//	ARGV[1] now; ARGV[2] ttl ms; ARGV[3] n, the token count;
-//	ARGV[4..3+n] the tokens; the rest are field, value pairs
+//	ARGV[1] now; ARGV[2] ttl ms; ARGV[3] the record; ARGV[4..] the tokens
 //
 // Returns 1, or 0 if a live record holds the key.
-var createScript = redis.NewScript(`
-local x = redis.call('HGET', KEYS[1], 'x')
-if x and tonumber(x) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-local n = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4 + n))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+var createScript = redis.NewScript(recordLua + `
+local x = load(KEYS[1])
+if x and x > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 if KEYS[2] then
   redis.call('DEL', KEYS[2])
-  if n > 0 then
-    redis.call('SADD', KEYS[2], unpack(ARGV, 4, 3 + n))
+  if #ARGV > 3 then
+    redis.call('SADD', KEYS[2], unpack(ARGV, 4))
     redis.call('PEXPIRE', KEYS[2], ARGV[2])
   end
 end
 return 1
 `)
 
-// replaceScript overwrites fields of a live record.
+// replaceScript overwrites a live record.
 //
-//	KEYS[1] the record
-//	ARGV[1] now; ARGV[2] ttl ms; the rest are field, value pairs
+//	KEYS[1] the record; ARGV[1] now; ARGV[2] ttl ms; ARGV[3] the record
 //
 // Returns 1, or 0 if the record is gone or expired.
-var replaceScript = redis.NewScript(`
-local x = redis.call('HGET', KEYS[1], 'x')
-if not x or tonumber(x) <= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+var replaceScript = redis.NewScript(recordLua + `
+local x = load(KEYS[1])
+if not x or x <= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
 return 1
 `)
 
 // takeScript deletes a record and returns its JSON if it was live.
 //
 //	KEYS[1] the record; ARGV[1] now
-var takeScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'x', 'r')
-if not v[1] then return false end
+var takeScript = redis.NewScript(recordLua + `
+local x, a, n, r = load(KEYS[1])
+if not x then return false end
 redis.call('DEL', KEYS[1])
-if tonumber(v[1]) <= tonumber(ARGV[1]) then return false end
-return v[2]
+if x <= tonumber(ARGV[1]) then return false end
+return r
 `)
 
-// redeemScript marks a live code used.
+// redeemScript marks a live code used (N = 1).
 //
 //	KEYS[1] the code; ARGV[1] now
 //
 // Returns {0, json} for the first redemption, {1, json} for a later one,
 // nil if the code is gone or expired.
-var redeemScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'x', 'r', 'u')
-if not v[1] or tonumber(v[1]) <= tonumber(ARGV[1]) then return false end
-if v[3] then return {1, v[2]} end
-redis.call('HSET', KEYS[1], 'u', '1')
-return {0, v[2]}
+var redeemScript = redis.NewScript(recordLua + `
+local x, a, n, r, xs = load(KEYS[1])
+if not x or x <= tonumber(ARGV[1]) then return false end
+if n == '1' then return {1, r} end
+put(KEYS[1], xs, a, '1', r, nil)
+return {0, r}
 `)
 
 // claimDeviceScript is the token endpoint's poll of a device request.
@@ -80,15 +96,15 @@ return {0, v[2]}
 // Returns {2, json} if it claimed the request now, {0, json} for a pending
 // or denied one (unchanged), {1, json} if it was claimed before, nil if it
 // is gone or expired.
-var claimDeviceScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'x', 'r')
-if not v[1] or tonumber(v[1]) <= tonumber(ARGV[1]) then return false end
-local d = cjson.decode(v[2])
-if d.claimed then return {1, v[2]} end
-if d.status ~= ARGV[2] then return {0, v[2]} end
+var claimDeviceScript = redis.NewScript(recordLua + `
+local x, a, n, r, xs = load(KEYS[1])
+if not x or x <= tonumber(ARGV[1]) then return false end
+local d = cjson.decode(r)
+if d.claimed then return {1, r} end
+if d.status ~= ARGV[2] then return {0, r} end
 d.claimed = true
-local r = cjson.encode(d)
-redis.call('HSET', KEYS[1], 'r', r)
+r = cjson.encode(d)
+put(KEYS[1], xs, a, n, r, nil)
 return {2, r}
 `)
 
@@ -99,23 +115,22 @@ return {2, r}
 //	ARGV[4] now+idle as JSON time; ARGV[5] slack ms
 //
 // Returns the updated JSON, or nil if the session is gone or expired.
-var touchScript = redis.NewScript(`
+var touchScript = redis.NewScript(recordLua + `
 local now = tonumber(ARGV[1])
-local v = redis.call('HMGET', KEYS[1], 'x', 'a', 'r')
-if not v[1] or tonumber(v[1]) <= now then return false end
-local s = cjson.decode(v[3])
-local x, xs = ARGV[3], ARGV[4]
-local a = tonumber(v[2] or '0')
-if a ~= 0 and a < tonumber(x) then x, xs = v[2], s.absolute_expires_at end
+local x, a, n, r = load(KEYS[1])
+if not x or x <= now then return false end
+local s = cjson.decode(r)
+local nx, xs = ARGV[3], ARGV[4]
+if tonumber(a) ~= 0 and tonumber(a) < tonumber(nx) then nx, xs = a, s.absolute_expires_at end
 s.last_seen_at = ARGV[2]
 s.expires_at = xs
-local r = cjson.encode(s)
-redis.call('HSET', KEYS[1], 'x', x, 'r', r)
-redis.call('PEXPIRE', KEYS[1], math.max(tonumber(x) - now, 0) + tonumber(ARGV[5]))
+r = cjson.encode(s)
+put(KEYS[1], nx, a, n, r, math.max(tonumber(nx) - now, 0) + tonumber(ARGV[5]))
 return r
 `)
 
-// rotateScript rotates a refresh token, see storage.Grants.
+// rotateScript rotates a refresh token, see storage.Grants. A grant's N
+// is the time of its last rotation.
 //
 //	KEYS[1] the grant; KEYS[2] its token set
 //	ARGV[1] now; ARGV[2] now as JSON time; ARGV[3] the presented hash;
@@ -126,44 +141,42 @@ return r
 //
 // Returns {outcome, json}: outcome is rotated, grace, reuse or revoked;
 // {notfound} or {conflict} carry no grant.
-var rotateScript = redis.NewScript(`
+var rotateScript = redis.NewScript(recordLua + `
 local now = tonumber(ARGV[1])
-local v = redis.call('HMGET', KEYS[1], 'x', 'a', 'ra', 'r')
-if not v[1] or tonumber(v[1]) <= now then return {'notfound'} end
+local x, a, ra, r, xs = load(KEYS[1])
+if not x or x <= now then return {'notfound'} end
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return {'notfound'} end
-local g = cjson.decode(v[4])
+local g = cjson.decode(r)
 if (g.client_id or '') ~= ARGV[4] then return {'notfound'} end
-if g.revoked then return {'revoked', v[4]} end
+if g.revoked then return {'revoked', r} end
 if ARGV[3] == (g.token_hash or '') then
   if ARGV[5] == '' or redis.call('SISMEMBER', KEYS[2], ARGV[5]) == 1 then return {'conflict'} end
   g.previous_hash = g.token_hash
   g.token_hash = ARGV[5]
   g.rotated_at = ARGV[2]
   if ARGV[6] ~= '' then g.successor_sealed = ARGV[6] else g.successor_sealed = nil end
-  local x, xs = ARGV[8], ARGV[9]
-  local a = tonumber(v[2] or '0')
-  if a ~= 0 and a < tonumber(x) then x, xs = v[2], g.absolute_expires_at end
+  local nx, xs = ARGV[8], ARGV[9]
+  if tonumber(a) ~= 0 and tonumber(a) < tonumber(nx) then nx, xs = a, g.absolute_expires_at end
   g.expires_at = xs
   if not g.login then g.login = {} end
   if ARGV[10] ~= '' then g.login.claims = cjson.decode(ARGV[10]) end
   if ARGV[11] == '1' then
     if ARGV[12] ~= '' then g.login.connector_data = ARGV[12] else g.login.connector_data = nil end
   end
-  local r = cjson.encode(g)
-  redis.call('HSET', KEYS[1], 'x', x, 'ra', ARGV[1], 'r', r)
+  r = cjson.encode(g)
+  local ttl = math.max(tonumber(nx) - now, 0) + tonumber(ARGV[13])
+  put(KEYS[1], nx, a, ARGV[1], r, ttl)
   redis.call('SADD', KEYS[2], ARGV[5])
-  local ttl = math.max(tonumber(x) - now, 0) + tonumber(ARGV[13])
-  redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
   return {'rotated', r}
 end
-if ARGV[3] == (g.previous_hash or '') and now < tonumber(v[3] or '0') + tonumber(ARGV[7]) then
-  return {'grace', v[4]}
+if ARGV[3] == (g.previous_hash or '') and now < tonumber(ra) + tonumber(ARGV[7]) then
+  return {'grace', r}
 end
 g.revoked = true
 g.revoked_at = ARGV[2]
-local r = cjson.encode(g)
-redis.call('HSET', KEYS[1], 'r', r)
+r = cjson.encode(g)
+put(KEYS[1], xs, a, ra, r, nil)
 return {'reuse', r}
 `)
 
@@ -176,16 +189,16 @@ return {'reuse', r}
 //
 // Returns 1 if it revoked the grant now, 0 if it was revoked before or
 // does not match, -1 if it is gone or expired.
-var revokeScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'x', 'r')
-if not v[1] or tonumber(v[1]) <= tonumber(ARGV[1]) then return -1 end
-local g = cjson.decode(v[2])
+var revokeScript = redis.NewScript(recordLua + `
+local x, a, n, r, xs = load(KEYS[1])
+if not x or x <= tonumber(ARGV[1]) then return -1 end
+local g = cjson.decode(r)
 if g.revoked then return 0 end
 local sid = (g.login and g.login.session_id) or ''
 if ARGV[3] == '1' and (g.offline or sid ~= ARGV[4]) then return 0 end
 g.revoked = true
 g.revoked_at = ARGV[2]
-redis.call('HSET', KEYS[1], 'r', cjson.encode(g))
+put(KEYS[1], xs, a, n, cjson.encode(g), nil)
 return 1
 `)
 

@@ -14,10 +14,10 @@ import (
 func (s *Store) sessionKey(id string) string          { return s.key("session", id) }
 func (s *Store) userSessionsKey(userID string) string { return s.key("user", userID) + ":sessions" }
 
-// sessionFields are a session's hash fields after now and ttl.
-func sessionFields(ss storage.Session, doc []byte) []any {
+// sessionRecord is a session as stored.
+func sessionRecord(ss storage.Session, doc []byte) string {
 	exp := effective(ss.ExpiresAt, ss.AbsoluteExpiresAt)
-	return []any{"x", ms(exp), "a", msOrZero(ss.AbsoluteExpiresAt), "r", doc}
+	return record{x: ms(exp), a: msOrZero(ss.AbsoluteExpiresAt), doc: string(doc)}.encode()
 }
 
 // indexSession adds a session to its user's index for as long as the
@@ -40,8 +40,7 @@ func (s *Store) CreateSession(ctx context.Context, ss storage.Session) error {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	exp := effective(ss.ExpiresAt, ss.AbsoluteExpiresAt)
-	args := append([]any{ms(now), ttl(exp, now), 0}, sessionFields(ss, doc)...)
-	v, err := eval(ctx, s.rdb, createScript, []string{s.sessionKey(ss.ID)}, args...)
+	v, err := eval(ctx, s.rdb, createScript, []string{s.sessionKey(ss.ID)}, ms(now), ttl(exp, now), sessionRecord(ss, doc))
 	if err != nil {
 		return fail(op, err)
 	}
@@ -57,14 +56,7 @@ func (s *Store) CreateSession(ctx context.Context, ss storage.Session) error {
 // Session returns a live session.
 func (s *Store) Session(ctx context.Context, id string) (storage.Session, error) {
 	const op = "session"
-	doc, _, ok, err := s.fetch(ctx, s.sessionKey(id), s.now())
-	if err != nil {
-		return storage.Session{}, fail(op, err)
-	}
-	if !ok {
-		return storage.Session{}, fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
-	}
-	return decode[storage.Session](op, doc)
+	return read[storage.Session](ctx, s, op, s.sessionKey(id))
 }
 
 // TouchSession sets LastSeenAt to now and ExpiresAt to
@@ -94,8 +86,7 @@ func (s *Store) UpdateSession(ctx context.Context, ss storage.Session) error {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	exp := effective(ss.ExpiresAt, ss.AbsoluteExpiresAt)
-	args := append([]any{ms(now), ttl(exp, now)}, sessionFields(ss, doc)...)
-	v, err := eval(ctx, s.rdb, replaceScript, []string{s.sessionKey(ss.ID)}, args...)
+	v, err := eval(ctx, s.rdb, replaceScript, []string{s.sessionKey(ss.ID)}, ms(now), ttl(exp, now), sessionRecord(ss, doc))
 	if err != nil {
 		return fail(op, err)
 	}

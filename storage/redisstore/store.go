@@ -347,16 +347,43 @@ func msOrZero(t time.Time) int64 {
 	return ms(t)
 }
 
-// live reports whether the expiry field x of a record hash (as HMGET
-// returns it) is after now.
-func live(x any, now time.Time) bool {
-	xs, ok := x.(string)
-	if !ok {
-		return false
-	}
-	n, err := strconv.ParseInt(xs, 10, 64)
-	return err == nil && n > now.UnixMilli()
+// record is a record as stored: "X A N\nJSON", its expiry X and absolute
+// expiry A (0: none) in Unix ms, a kind-specific number N (a grant's
+// rotation time, a code's used flag), and the JSON of the storage type.
+type record struct {
+	x, a, n int64
+	doc     string
 }
+
+// encode formats r as stored.
+func (r record) encode() string {
+	return strconv.FormatInt(r.x, 10) + " " + strconv.FormatInt(r.a, 10) + " " +
+		strconv.FormatInt(r.n, 10) + "\n" + r.doc
+}
+
+// parseRecord reads a stored record; ok is false if v is not one.
+func parseRecord(v string) (r record, ok bool) {
+	head, doc, found := strings.Cut(v, "\n")
+	if !found {
+		return record{}, false
+	}
+	f := strings.Fields(head)
+	if len(f) != 3 {
+		return record{}, false
+	}
+	var err [3]error
+	r.x, err[0] = strconv.ParseInt(f[0], 10, 64)
+	r.a, err[1] = strconv.ParseInt(f[1], 10, 64)
+	r.n, err[2] = strconv.ParseInt(f[2], 10, 64)
+	if errors.Join(err[:]...) != nil {
+		return record{}, false
+	}
+	r.doc = doc
+	return r, true
+}
+
+// live reports whether r has not expired at now.
+func (r record) live(now time.Time) bool { return r.x > now.UnixMilli() }
 
 // Interface guards
 var _ storage.State = (*Store)(nil)
