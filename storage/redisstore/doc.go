@@ -32,7 +32,10 @@
 // skew between Foyer and Redis does not matter) at the record's expiry
 // plus a minute of slack, so that Redis reclaims the space by itself: no
 // sweeper is needed, and Store is not a storage.Sweeper. Index sets and
-// lookup keys live as long as the longest-lived record they name.
+// lookup keys live as long as the longest-lived record they name. A grant
+// with no absolute expiry (the gateway always sets one) is the exception:
+// each refresh token's lookup key lives for the idle term it was issued
+// with, so a token older than that reads as unknown rather than as reuse.
 //
 // # Key layout
 //

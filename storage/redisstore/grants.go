@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,14 +124,24 @@ func (s *Store) CreateGrant(ctx context.Context, g storage.Grant) error {
 			claimed = append(claimed, k)
 		}
 	}
+	if err := s.indexGrant(ctx, g, now); err != nil {
+		return fail(op+": index", err)
+	}
+	return nil
+}
+
+// indexGrant adds a grant to its user's and its session's index sets for
+// as long as the grant may live.
+func (s *Store) indexGrant(ctx context.Context, g storage.Grant, now time.Time) error {
+	life := ttl(later(effective(g.ExpiresAt, g.AbsoluteExpiresAt), g.AbsoluteExpiresAt), now)
 	if g.Login.UserID != "" {
 		if err := s.index(ctx, s.userGrantsKey(g.Login.UserID), g.ID, life); err != nil {
-			return fail(op+": index", err)
+			return err
 		}
 	}
 	if g.Login.SessionID != "" {
 		if err := s.index(ctx, s.sessionGrantsKey(g.Login.SessionID), g.ID, life); err != nil {
-			return fail(op+": index", err)
+			return err
 		}
 	}
 	return nil
@@ -246,6 +257,15 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r storage.Rotation) (sto
 	}
 	switch tag {
 	case "rotated":
+		if g.AbsoluteExpiresAt.IsZero() {
+			// Without an absolute expiry the indexes were made to live
+			// only as long as the grant's first idle term: extend them.
+			// The rotation stands even if this fails; log it.
+			if err := s.indexGrant(ctx, g, now); err != nil {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: extend the indexes of a rotated grant",
+					slog.String("op", op), slog.Any("err", err))
+			}
+		}
 		return g, nil, nil
 	case "grace":
 		return g, bytes.Clone(g.SuccessorSealed), nil
@@ -316,7 +336,7 @@ func (s *Store) RevokeSessionGrants(ctx context.Context, sessionID string) (int,
 }
 
 // GrantsByUser lists a user's live grants, revoked ones included, ordered
-// by ID.
+// by ID. An empty user ID names no user.
 func (s *Store) GrantsByUser(ctx context.Context, userID string) ([]storage.Grant, error) {
 	const op = "grants by user"
 	if userID == "" {

@@ -114,7 +114,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) (storage.Session, 
 	return decode[storage.Session](op, doc)
 }
 
-// SessionsByUser lists a user's live sessions ordered by ID.
+// SessionsByUser lists a user's live sessions ordered by ID. An empty user
+// ID names no user.
 func (s *Store) SessionsByUser(ctx context.Context, userID string) ([]storage.Session, error) {
 	const op = "sessions by user"
 	if userID == "" {
