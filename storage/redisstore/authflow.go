@@ -209,7 +209,9 @@ func (s *Store) UpdateDeviceRequest(ctx context.Context, d storage.DeviceRequest
 		return fail(op+": user code", err)
 	}
 	if err := s.replace(ctx, op, s.deviceKey(d.ID), d, d.ExpiresAt); err != nil {
-		if claimed {
+		// Release only when the request surely did not take the code:
+		// after a lost reply it may have.
+		if claimed && errors.Is(err, storage.ErrNotFound) {
 			s.release(ctx, d.ID, ck)
 		}
 		return err

@@ -192,8 +192,9 @@ func (s *Store) GrantByRefreshToken(ctx context.Context, tokenHash string) (stor
 // Along with ErrRevoked and ErrReuse it returns the (revoked) grant.
 //
 // The successor's hash is claimed before the rotation script runs and
-// released if the script does not rotate, so a rotated grant's successor
-// is always found, even if the process dies between the two.
+// released if the script says it did not rotate, so a rotated grant's
+// successor is always found, even if the process dies or the reply is
+// lost between the two.
 func (s *Store) RotateRefreshToken(ctx context.Context, r storage.Rotation) (storage.Grant, []byte, error) {
 	const op = "rotate refresh token"
 	notFound := fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
@@ -242,12 +243,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r storage.Rotation) (sto
 		ms(idleExp), jsonTime(idleExp), claims, replaceData,
 		base64.StdEncoding.EncodeToString(r.ConnectorData), slack.Milliseconds())
 	w.done(ctx, op)
-	tag, doc := reply(v)
-	if claimed && (err != nil || tag != "rotated") {
-		s.release(ctx, ref, nk)
-	}
 	if err != nil {
+		// The script may have rotated before its reply was lost: keep the
+		// claim, so that the successor a retry in grace receives is
+		// found. If it did not rotate, the claim names a hash the grant
+		// does not hold, which reads as unknown.
 		return storage.Grant{}, nil, fail(op, err)
+	}
+	tag, doc := reply(v)
+	if claimed && tag != "rotated" {
+		s.release(ctx, ref, nk)
 	}
 	var g storage.Grant
 	if doc != "" {

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +120,36 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close twice: %v", err)
+	}
+}
+
+func TestACLUser(t *testing.T) {
+	t.Parallel()
+	srv := testenv.StartRedis(t, "--user", "foyer", "on", ">s3cret", "~*", "+@all", "--user", "default", "off")
+	ctx := t.Context()
+	s := open(t, redisstore.Config{Addrs: []string{srv.Addr}, Username: "foyer", Password: "s3cret"})
+	if err := s.Remember(ctx, "k", time.Now().Add(time.Minute)); err != nil {
+		t.Errorf("Remember as the ACL user: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  redisstore.Config
+	}{
+		{"wrong password", redisstore.Config{Addrs: []string{srv.Addr}, Username: "foyer", Password: "wrong"}},
+		{"no user", redisstore.Config{Addrs: []string{srv.Addr}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := redisstore.Open(ctx, tc.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if errors.Is(err, storage.ErrUnavailable) {
+				t.Errorf("Open: %v; refused credentials are not ErrUnavailable", err)
+			}
+			if strings.Contains(err.Error(), "wrong") {
+				t.Errorf("Open's error shows the password: %v", err)
+			}
+		})
 	}
 }
