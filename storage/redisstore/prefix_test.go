@@ -2,13 +2,16 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/foyerid/foyer/internal/testenv"
 	"github.com/foyerid/foyer/storage"
 	"github.com/foyerid/foyer/storage/redisstore"
+	"github.com/foyerid/foyer/storage/storagetest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -130,5 +133,28 @@ func TestConfigHidesPassword(t *testing.T) {
 		if strings.Contains(got, "hunter2") || !strings.Contains(got, "[redacted]") {
 			t.Errorf("Config shows %q", got)
 		}
+	}
+}
+
+// minimalACL is the ACL rule doc.go recommends, for a deployment whose
+// KeyPrefix is foyer:.
+var minimalACL = []string{"~foyer:*", "resetchannels", "-@all", "+@read", "+@write", "+@scripting",
+	"+@connection", "+wait", "+config|get"}
+
+// TestMinimalACL runs the conformance suite as a user that has only the
+// permissions doc.go lists.
+func TestMinimalACL(t *testing.T) {
+	t.Parallel()
+	args := append([]string{"--user", "foyer", "on", ">s3cret"}, minimalACL...)
+	srv := testenv.StartRedis(t, append(args, "--user", "default", "off")...)
+	var n atomic.Int64
+	storagetest.RunState(t, func(t *testing.T, clock *storagetest.Clock) storage.State {
+		cfg := redisstore.Config{Addrs: []string{srv.Addr}, Username: "foyer", Password: "s3cret",
+			KeyPrefix: fmt.Sprintf("foyer:%d:", n.Add(1)), WaitReplicas: 1, WaitTimeout: time.Millisecond}
+		return open(t, cfg, redisstore.WithClock(clock.Now))
+	})
+	s := open(t, redisstore.Config{Addrs: []string{srv.Addr}, Username: "foyer", Password: "s3cret", KeyPrefix: "foyer:"})
+	if p, err := s.EvictionPolicy(t.Context()); err != nil || p != "noeviction" {
+		t.Errorf("EvictionPolicy = %q, %v", p, err)
 	}
 }
