@@ -12,22 +12,23 @@
 // # Running Redis for Foyer
 //
 // The store needs Redis 6.0 or later (SET KEEPTTL in its scripts). Run it
-// with maxmemory-policy noeviction, so that it refuses writes
-// when full (Foyer answers 503) rather than silently dropping sessions,
-// used codes or revocations, and with AOF (appendonly yes, appendfsync
-// everysec or always) so that a restart does not forget them either.
-// EvictionPolicy lets /readyz warn when eviction is on.
+// with maxmemory-policy noeviction, so that it refuses writes when full
+// (Foyer answers 503) rather than silently dropping sessions, used codes
+// or revocations, and with AOF (appendonly yes, appendfsync everysec or
+// always) so that a restart does not forget them either. EvictionPolicy
+// lets /readyz warn when eviction is on.
+//
+// Every command goes to a master; replicas are never read. With
+// Config.WaitReplicas set, each write that changes security state (a code
+// redeemed, a device code claimed, a refresh token rotated, anything
+// revoked) is followed by WAIT on the same connection, and too few
+// acknowledgements are logged.
 //
 // The least an ACL user needs, for KeyPrefix "foyer:" (TestMinimalACL runs
 // the conformance suite with it; a Cluster client also reads the slot map,
 // +cluster|slots):
 //
 //	user foyer on >PASSWORD ~foyer:* resetchannels -@all +@read +@write +@scripting +@connection +wait +config|get
-// Every command goes
-// to a master; replicas are never read. With Config.WaitReplicas set, each
-// write that changes security state (a code redeemed, a device code
-// claimed, a refresh token rotated, anything revoked) is followed by WAIT
-// on the same connection, and too few acknowledgements are logged.
 //
 // # Expiry
 //
