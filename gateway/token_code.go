@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -24,9 +25,7 @@ func (s *Server) grantCode(r *http.Request, client storage.Client, form url.Valu
 	ac, err := s.state.RedeemAuthCode(ctx, storage.HashSecret(code))
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
-		if rerr := s.state.RevokeGrant(ctx, ac.GrantID); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
-			s.logger.ErrorContext(ctx, "revoke grant of a reused code", "client_id", ac.ClientID, "err", rerr)
-		}
+		s.revokeCodeGrant(ctx, ac)
 		s.logger.WarnContext(ctx, "authorization code reused: grant revoked", "client_id", ac.ClientID, "user_id", ac.Login.UserID)
 		return nil, errInvalidGrant("The authorization code was already used.")
 	case errors.Is(err, storage.ErrNotFound):
@@ -63,10 +62,42 @@ func (s *Server) grantCode(r *http.Request, client storage.Client, form url.Valu
 		g.AbsoluteExpiresAt = g.CreatedAt.Add(s.life.RefreshAbsolute)
 		g.ExpiresAt = minTime(g.CreatedAt.Add(s.life.RefreshIdle), g.AbsoluteExpiresAt)
 	}
-	if err := s.state.CreateGrant(ctx, g); err != nil {
+	if err := s.state.CreateGrant(ctx, g); errors.Is(err, storage.ErrConflict) {
+		// The code was presented again meanwhile: revokeCodeGrant holds
+		// the grant's id.
+		return nil, errInvalidGrant("The authorization code was already used.")
+	} else if err != nil {
 		return nil, err
 	}
 	return s.mint(ctx, client, g, ac.Scopes, ac.Nonce, refresh)
+}
+
+// revokeCodeGrant revokes the grant the first redemption of a reused code
+// created. If that redemption has not created it yet, a revoked
+// placeholder takes the grant's id, so its CreateGrant fails instead of
+// issuing tokens nobody will revoke.
+func (s *Server) revokeCodeGrant(ctx context.Context, ac storage.AuthCode) {
+	for range 2 {
+		err := s.state.RevokeGrant(ctx, ac.GrantID)
+		if !errors.Is(err, storage.ErrNotFound) {
+			if err != nil {
+				s.logger.ErrorContext(ctx, "revoke grant of a reused code", "client_id", ac.ClientID, "err", err)
+			}
+			return
+		}
+		now := s.now().UTC()
+		err = s.state.CreateGrant(ctx, storage.Grant{
+			ID: ac.GrantID, ClientID: ac.ClientID, Revoked: true, RevokedAt: now,
+			CreatedAt: now, ExpiresAt: now.Add(s.life.AuthCode), AbsoluteExpiresAt: now.Add(s.life.AuthCode),
+		})
+		if !errors.Is(err, storage.ErrConflict) {
+			if err != nil {
+				s.logger.ErrorContext(ctx, "hold the grant id of a reused code", "client_id", ac.ClientID, "err", err)
+			}
+			return
+		}
+		// The first redemption created the grant meanwhile: revoke it.
+	}
 }
 
 // checkPKCE verifies code_verifier against the code's challenge (RFC 7636
