@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -451,15 +452,47 @@ func (r tokenResp) errCode() string { return r.str("error") }
 // with HTTP Basic (form-urlencoded parts, RFC 6749 §2.3.1).
 func (h *harness) tokenRequest(form url.Values, basicID, basicSecret string) tokenResp {
 	h.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.issuer+"/token", strings.NewReader(form.Encode()))
+	r, err := h.postToken(form, basicID, basicSecret)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	return r
+}
+
+// postToken is tokenRequest without t.Fatal, for other goroutines.
+func (h *harness) postToken(form url.Values, basicID, basicSecret string) (tokenResp, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.issuer+"/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return tokenResp{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basicID != "" {
 		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
 	}
-	return h.readJSON(req)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return tokenResp{}, err
+	}
+	defer res.Body.Close()
+	out := tokenResp{Status: res.StatusCode, Header: res.Header}
+	if err := json.NewDecoder(res.Body).Decode(&out.JSON); err != nil {
+		return out, fmt.Errorf("token endpoint answered %d with no JSON: %w", res.StatusCode, err)
+	}
+	return out, nil
+}
+
+// exchangeNoFatal and refreshNoFatal run from other goroutines: a
+// transport failure comes back as status 0.
+func (h *harness) exchangeNoFatal(c rp, code, verifier string) tokenResp {
+	r, _ := h.postToken(url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.redirect}, "code_verifier": {verifier},
+	}, c.ID, c.secret)
+	return r
+}
+
+func (h *harness) refreshNoFatal(c rp, token string) tokenResp {
+	r, _ := h.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}, c.ID, c.secret)
+	return r
 }
 
 func (h *harness) readJSON(req *http.Request) tokenResp {
