@@ -160,6 +160,7 @@ func TestAuthorizeErrorsRedirect(t *testing.T) {
 	h := newHarness(t)
 	pub := h.addRP("spa", true)
 	conf := h.addRP("web", false)
+	cli := h.addRP("cli", false, func(c *storage.Client) { c.GrantTypes = []string{"password"} })
 	tests := []struct {
 		name      string
 		client    rp
@@ -195,6 +196,7 @@ func TestAuthorizeErrorsRedirect(t *testing.T) {
 		{name: "state too long", client: conf, extra: url.Values{"state": {strings.Repeat("s", 3000)}}, wantCode: "invalid_request", wantState: "-"},
 		{name: "unknown connector hint", client: conf, extra: url.Values{"connector_id": {"ldap"}}, wantCode: "invalid_request"},
 		{name: "prompt none without a session", client: conf, extra: url.Values{"prompt": {"none"}}, wantCode: "login_required"},
+		{name: "client without the code grant", client: cli, wantCode: "unauthorized_client"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,4 +306,51 @@ func cspAllowsFormAction(csp, origin string) bool {
 		}
 	}
 	return false
+}
+
+// OIDC Core §3.1.2.1 allows the authorization request by POST.
+func TestAuthorizeByPost(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("alice", testPassword)
+	c := h.addRP("app", false, skipConsent)
+	b := h.browser()
+	params, verifier := authParams(c, nil)
+	r := h.followFrom(b, h.do(b, http.MethodPost, h.issuer+"/authorize", params))
+	q := h.authzResponse(h.submitLogin(b, r, "alice", testPassword), c.redirect)
+	h.mustTokens(h.exchange(c, q.Get("code"), verifier))
+
+	t.Run("error answered with 303", func(t *testing.T) {
+		h := h.with(t)
+		params, _ := authParams(c, url.Values{"scope": {"openid", "email"}})
+		r := h.do(h.browser(), http.MethodPost, h.issuer+"/authorize", params)
+		h.wantAuthzError(r, c.redirect, "invalid_request", params.Get("state"))
+		if r.Status != http.StatusSeeOther {
+			t.Errorf("status %d, want 303 after a POST", r.Status)
+		}
+	})
+	t.Run("not form-encoded", func(t *testing.T) {
+		h := h.with(t)
+		req, err := http.NewRequest(http.MethodPost, h.issuer+"/authorize", strings.NewReader(params.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain")
+		h.wantErrorPage(h.send(h.browser(), req), http.StatusBadRequest)
+	})
+}
+
+// OIDC Core §11: offline_access is ignored for a client that may not
+// refresh, and such a client gets no refresh token.
+func TestOfflineAccessNeedsRefreshGrant(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("alice", testPassword)
+	c := h.addRP("app", false, skipConsent, func(c *storage.Client) { c.GrantTypes = []string{"authorization_code"} })
+	tok := h.tokensFor(h.browser(), c, "alice", nil)
+	if tok.str("refresh_token") != "" {
+		t.Error("a client without the refresh_token grant got a refresh token")
+	}
+	if strings.Contains(tok.str("scope"), "offline_access") {
+		t.Errorf("scope %q still has offline_access", tok.str("scope"))
+	}
+	h.wantTokenError(h.refresh(c, storage.NewSecret(), ""), http.StatusBadRequest, "unauthorized_client")
 }

@@ -243,3 +243,35 @@ func TestConsent(t *testing.T) {
 		h.wantErrorPage(h.postForm(b, page, f), http.StatusBadRequest)
 	})
 }
+
+// The SSO session ends after an hour idle, and after 12 hours whatever
+// the activity.
+func TestSessionExpiry(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("alice", testPassword)
+	c := h.addRP("app", false, skipConsent)
+
+	t.Run("idle", func(t *testing.T) {
+		h := h.with(t)
+		b := h.browser()
+		h.login(b, c, "alice", nil)
+		h.clock.Advance(DefaultLifetimes.SessionIdle - time.Minute)
+		h.wantSilentCode(h.authorizeOnce(b, c, url.Values{"prompt": {"none"}}))
+		h.clock.Advance(DefaultLifetimes.SessionIdle + time.Minute)
+		r, p := h.authorizeOnce(b, c, url.Values{"prompt": {"none"}})
+		h.wantAuthzError(r, c.redirect, "login_required", p.Get("state"))
+	})
+	t.Run("absolute", func(t *testing.T) {
+		h := h.with(t)
+		b := h.browser()
+		h.login(b, c, "alice", nil)
+		step := DefaultLifetimes.SessionIdle / 2
+		for elapsed := step; elapsed < DefaultLifetimes.SessionAbsolute; elapsed += step {
+			h.clock.Advance(step)
+			h.wantSilentCode(h.authorizeOnce(b, c, url.Values{"prompt": {"none"}}))
+		}
+		h.clock.Advance(step)
+		r, p := h.authorizeOnce(b, c, url.Values{"prompt": {"none"}})
+		h.wantAuthzError(r, c.redirect, "login_required", p.Get("state"))
+	})
+}
