@@ -92,6 +92,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	switch impl := conn.Impl.(type) {
 	case connectors.PasswordConnector:
+		// When no consent page is due, the form's POST is answered by the
+		// redirect to the client, which browsers hold to this page's
+		// form-action.
+		withFormAction(w, req.RedirectURI)
 		if r.Method == http.MethodPost {
 			s.passwordLogin(w, r, client, req, id, conn, impl)
 			return
