@@ -51,6 +51,14 @@ func TestPagesAndCookiesHardened(t *testing.T) {
 		})
 	}
 
+	// A login that needs no consent redirects from the form's POST
+	// straight to the client; browsers check that against form-action.
+	for name, p := range map[string]resp{"login": login, "failed login": failed, "consent": consent} {
+		if !cspAllowsFormAction(p.Header.Get("Content-Security-Policy"), "https://app.rp.example") {
+			t.Errorf("%s page: form-action does not allow the client's origin: %q", name, p.Header.Get("Content-Security-Policy"))
+		}
+	}
+
 	cookies := map[string]*http.Cookie{}
 	for _, r := range []resp{first, posted} {
 		res := http.Response{Header: r.Header}
