@@ -42,6 +42,8 @@ func (s *Server) handleSelectAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
+		// Continuing may be answered by the redirect to the client.
+		withFormAction(w, req.RedirectURI)
 		s.render(w, r, http.StatusOK, "select", "Choose an account", struct {
 			ClientName, UserLabel, Req, CSRF, Action, Other string
 		}{clientName(client), labelOf(login.Claims), id, s.mac("select", id, flowCookie(r)), s.url("/select-account"), other})
