@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,23 @@ func TestPagesAndCookiesHardened(t *testing.T) {
 		if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || len(ck.Value) < 43 {
 			t.Errorf("cookie %s: HttpOnly %t SameSite %v Path %q length %d", name, ck.HttpOnly, ck.SameSite, ck.Path, len(ck.Value))
 		}
+	}
+}
+
+// Forms whose POST may be answered by the redirect to the client allow the
+// client's origin in form-action.
+func TestFormActionAllowsClient(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("alice", testPassword)
+	c := h.addRP("app", false, skipConsent)
+	b := h.browser()
+	h.login(b, c, "alice", nil)
+	params, _ := authParams(c, url.Values{"prompt": {"select_account"}})
+	page := h.follow(b, h.authorizeURL(params))
+	if page.Status != http.StatusOK || !formField(page.Body, "csrf") {
+		t.Fatalf("want the account chooser, got %s %d", page.URL.Path, page.Status)
+	}
+	if !cspAllowsFormAction(page.Header.Get("Content-Security-Policy"), "https://app.rp.example") {
+		t.Errorf("select-account page: form-action does not allow the client's origin: %q", page.Header.Get("Content-Security-Policy"))
 	}
 }
