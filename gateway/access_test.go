@@ -12,6 +12,7 @@ import (
 // A client's allowedConnectors hold on every path: the chooser, the login
 // URL, the connector hint, the SSO session, code exchange and refresh.
 func TestAllowedConnectors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withLocalConnector(t, "staff", "Staff"))
 	h.addUser("alice", testPassword)
 	restricted := h.addRP("restricted", false, skipConsent, func(c *storage.Client) { c.AllowedConnectors = []string{"local"} })
@@ -82,6 +83,7 @@ func TestAllowedConnectors(t *testing.T) {
 
 // A disabled user can neither log in nor keep using what they were given.
 func TestDisabledUser(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.addRP("app", false, skipConsent)
 

@@ -11,6 +11,7 @@ import (
 
 // Errors about the client or its redirect URI are pages, never redirects.
 func TestAuthorizeUnknownClientIsAPage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.addRP("app", false)
 	tests := []struct {
@@ -34,6 +35,7 @@ func TestAuthorizeUnknownClientIsAPage(t *testing.T) {
 // Redirect URIs match byte for byte (RFC 9700 §4.1.3); anything else is a
 // page, and nothing is sent to the unregistered address.
 func TestAuthorizeRedirectURIExactMatch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.addRP("app", false)
 	two := h.addRP("two", false, func(c *storage.Client) {
@@ -103,6 +105,7 @@ func TestAuthorizeRedirectURIExactMatch(t *testing.T) {
 // RFC 8252 §7.3: loopback redirect URIs match any port, for public native
 // clients only.
 func TestAuthorizeLoopbackRedirect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	loopback := []string{"http://127.0.0.1/callback", "http://[::1]/callback", "http://127.0.0.1:8080/fixed"}
 	native := h.addRP("native", true, func(c *storage.Client) { c.RedirectURIs = loopback })
@@ -157,6 +160,7 @@ func TestAuthorizeLoopbackRedirect(t *testing.T) {
 // Errors after the client and redirect URI are known go back to the client,
 // with the state and iss.
 func TestAuthorizeErrorsRedirect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	pub := h.addRP("spa", true)
 	conf := h.addRP("web", false)
@@ -221,6 +225,7 @@ func TestAuthorizeErrorsRedirect(t *testing.T) {
 
 // State comes back unchanged, byte for byte, on success and on error.
 func TestAuthorizeStateRoundTrips(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -252,6 +257,7 @@ func TestAuthorizeStateRoundTrips(t *testing.T) {
 // response_mode=form_post renders an auto-submitting form to the redirect
 // URI, and the page's CSP lets the form go there.
 func TestAuthorizeFormPost(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false)
@@ -310,6 +316,7 @@ func cspAllowsFormAction(csp, origin string) bool {
 
 // OIDC Core §3.1.2.1 allows the authorization request by POST.
 func TestAuthorizeByPost(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -342,6 +349,7 @@ func TestAuthorizeByPost(t *testing.T) {
 // OIDC Core §11: offline_access is ignored for a client that may not
 // refresh, and such a client gets no refresh token.
 func TestOfflineAccessNeedsRefreshGrant(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent, func(c *storage.Client) { c.GrantTypes = []string{"authorization_code"} })

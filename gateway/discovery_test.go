@@ -36,6 +36,7 @@ func (h *harness) discovery() (raw []byte, doc map[string]any) {
 // testdata/discovery.golden (the issuer replaced by a placeholder). Run
 // with -update to rewrite it after a deliberate change.
 func TestDiscoveryGolden(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	raw, _ := h.discovery()
 	got := bytes.ReplaceAll(raw, []byte(h.issuer), []byte(issuerPlaceholder))
@@ -61,6 +62,7 @@ func TestDiscoveryGolden(t *testing.T) {
 // document advertises against the running server. A key this test does
 // not know fails it: whoever adds one adds its check here.
 func TestDiscoveryListsNothingUnsupported(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	alice := h.addUser("alice", testPassword, "admins")
 	c := h.addRP("app", false, skipConsent)

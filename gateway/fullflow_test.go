@@ -84,6 +84,7 @@ func (p *relyingParty) verify(t *testing.T, tok *oauth2.Token, nonce string) (*o
 // userinfo and refresh, with golang.org/x/oauth2 as the client and go-oidc
 // verifying the ID token.
 func TestFullFlowLibraries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withLocalConnector(t, "staff", "Staff directory"))
 	alice := h.addUser("alice", testPassword, "admins", "dev")
 	c := h.addRP("webapp", false)
@@ -180,6 +181,7 @@ func TestFullFlowLibraries(t *testing.T) {
 // TestClaimsPerScope checks which claims each scope releases, in the ID
 // token and userinfo alike, for every signing algorithm Foyer offers.
 func TestClaimsPerScope(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	alice := h.addUser("alice", testPassword, "admins")
 	tests := []struct {

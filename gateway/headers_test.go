@@ -10,6 +10,7 @@ import (
 // Every page of the flow carries the security headers, and Foyer's cookies
 // are HttpOnly and SameSite=Lax.
 func TestPagesAndCookiesHardened(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false)
@@ -82,6 +83,7 @@ func TestPagesAndCookiesHardened(t *testing.T) {
 // Forms whose POST may be answered by the redirect to the client allow the
 // client's origin in form-action.
 func TestFormActionAllowsClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)

@@ -40,6 +40,7 @@ func (h *harness) wantAssets(page resp) {
 // Under an issuer with a path, every link, form and asset stays under it
 // and a standard client works unchanged.
 func TestIssuerWithPath(t *testing.T) {
+	t.Parallel()
 	base := newHarness(t, withIssuerPath("/id"), withLocalConnector(t, "staff", "Staff"))
 	h := base.with(t)
 	h.issuer += "/id"

@@ -44,6 +44,7 @@ func setDisabled(t *testing.T, h *harness, userID string, disabled bool) {
 
 // A wrong password and an unknown user get the same 401 form and message.
 func TestLoginFailuresLookAlike(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -67,6 +68,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 func TestLoginCSRF(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withLocalConnector(t, "staff", "Staff"))
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -106,6 +108,7 @@ func TestLoginCSRF(t *testing.T) {
 // The request id alone is useless in another browser, even one with its
 // own flow cookie.
 func TestFlowBoundToBrowser(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withLocalConnector(t, "staff", "Staff"))
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false)
@@ -148,6 +151,7 @@ func TestFlowBoundToBrowser(t *testing.T) {
 // An auth request lives 15 minutes; after that every step shows the
 // "expired" page, the same one an unknown request id gets.
 func TestAuthRequestExpires(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false)
@@ -182,6 +186,7 @@ func TestAuthRequestExpires(t *testing.T) {
 // The eleventh attempt for one username within the window is refused with
 // 429, even with the right password.
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	h.addUser("bob", testPassword)

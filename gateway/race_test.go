@@ -42,6 +42,7 @@ func (h *harness) wantDead(c rp, r tokenResp) {
 // A code presented again while its first redemption is still creating
 // the grant must still leave no live tokens behind.
 func TestCodeReuseDuringRedemption(t *testing.T) {
+	t.Parallel()
 	gate := &gatedState{entered: make(chan struct{}), release: make(chan struct{})}
 	h := newHarness(t, func(o *Options) {
 		gate.State = o.State
@@ -69,6 +70,7 @@ func TestCodeReuseDuringRedemption(t *testing.T) {
 // Concurrent redemptions of one code: at most one succeeds, and in the end
 // no tokens from it work.
 func TestConcurrentCodeExchange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -99,6 +101,7 @@ func TestConcurrentCodeExchange(t *testing.T) {
 // Concurrent refreshes with one token: one rotation, and every caller gets
 // the same successor (the others are retries within the grace window).
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)

@@ -95,6 +95,7 @@ func dumpStore(t *testing.T, h *harness, secrets map[string]string) string {
 // After a full flow, neither the store nor the log holds any bearer
 // secret in clear: only their hashes.
 func TestNoSecretsAtRest(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	h := newHarness(t, func(o *Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -33,6 +33,7 @@ func (h *harness) wantSilentCode(r resp, params url.Values) {
 }
 
 func TestPromptNone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	h.addUser("bob", testPassword)
@@ -79,6 +80,7 @@ func TestPromptNone(t *testing.T) {
 
 // With an SSO session, a second client gets its code without a login form.
 func TestSSOSecondClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	first := h.addRP("first", false)
@@ -107,6 +109,7 @@ func TestSSOSecondClient(t *testing.T) {
 }
 
 func TestPromptLoginForcesTheForm(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -126,6 +129,7 @@ func TestPromptLoginForcesTheForm(t *testing.T) {
 // max_age (OIDC Core §3.1.2.1): a session older than max_age seconds
 // needs a fresh login; max_age=0 always does.
 func TestMaxAge(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -176,6 +180,7 @@ func TestMaxAge(t *testing.T) {
 }
 
 func TestConsent(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 
@@ -247,6 +252,7 @@ func TestConsent(t *testing.T) {
 // The SSO session ends after an hour idle, and after 12 hours whatever
 // the activity.
 func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)

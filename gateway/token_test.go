@@ -12,6 +12,7 @@ import (
 )
 
 func TestTokenPKCE(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	pub := h.addRP("spa", true, skipConsent)
@@ -60,6 +61,7 @@ func TestTokenPKCE(t *testing.T) {
 // A code works once; its second use also revokes what the first issued
 // (RFC 6749 §4.1.2).
 func TestCodeReuseRevokesGrant(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -77,6 +79,7 @@ func TestCodeReuseRevokesGrant(t *testing.T) {
 
 // A code is bound to its client and redirect URI and expires.
 func TestCodeBinding(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent, func(c *storage.Client) {
@@ -113,6 +116,7 @@ func TestCodeBinding(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("app", false, skipConsent)
@@ -209,6 +213,7 @@ func TestRefreshRotation(t *testing.T) {
 // code tells the cases apart: authenticated clients get invalid_grant,
 // the rest invalid_client.
 func TestClientAuthentication(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("web", false, skipConsent)
@@ -280,6 +285,7 @@ func TestClientAuthentication(t *testing.T) {
 }
 
 func TestTokenEndpointHygiene(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addUser("alice", testPassword)
 	c := h.addRP("web", false, skipConsent)

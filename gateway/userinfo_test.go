@@ -27,6 +27,7 @@ func reencode(t *testing.T, token string, edit func(map[string]any)) string {
 }
 
 func TestUserinfo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	alice := h.addUser("alice", testPassword, "admins")
 	bob := h.addUser("bob", testPassword)
