@@ -146,6 +146,12 @@ func (s *Server) hintSubject(token string) (string, bool) {
 // req has already been taken out of the store; id is its raw id.
 func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req storage.AuthRequest, id string, conn *Connector, ident connectors.Identity) {
 	ctx := r.Context()
+	sealed, err := s.sealData(conn.ID, ident.Data)
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	ident.Data = sealed // from here on, connector data is only ever stored sealed
 	if req.Purpose == purposeLink {
 		s.completeLink(w, r, req, conn, ident)
 		return

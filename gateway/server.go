@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +81,10 @@ type Options struct {
 	Lifetimes  Lifetimes
 	// FlowKey keys the HMACs that bind forms to their flow (CSRF). All
 	// workers must share it; cmd derives it from the key-encryption key.
-	FlowKey        []byte
+	FlowKey []byte
+	// DataKey (32 bytes) seals connector data (upstream tokens) at rest;
+	// default: derived from FlowKey.
+	DataKey        []byte
 	Theme          string
 	Title          string
 	TrustedProxies []netip.Prefix
@@ -108,6 +113,7 @@ type Server struct {
 	linker         *identity.Linker
 	life           Lifetimes
 	flowKey        []byte
+	dataKey        []byte
 	title          string
 	secure         bool
 	cookiePath     string
@@ -139,6 +145,17 @@ func New(o Options) (*Server, error) {
 	if len(o.FlowKey) < 32 {
 		return nil, errors.New("gateway: flow key must be at least 32 bytes")
 	}
+	if len(o.DataKey) == 0 {
+		// Derived from the flow key, itself a secret derived from the KEK.
+		k, err := hkdf.Key(sha256.New, o.FlowKey, nil, "foyer gateway connector data", 32)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: data key: %w", err)
+		}
+		o.DataKey = k
+	}
+	if len(o.DataKey) != 32 {
+		return nil, errors.New("gateway: data key must be 32 bytes")
+	}
 	s := &Server{
 		issuer:         strings.TrimSuffix(o.Issuer, "/"),
 		issuerURL:      u,
@@ -149,6 +166,7 @@ func New(o Options) (*Server, error) {
 		linker:         o.Linker,
 		life:           o.Lifetimes,
 		flowKey:        append([]byte(nil), o.FlowKey...),
+		dataKey:        append([]byte(nil), o.DataKey...),
 		title:          o.Title,
 		secure:         u.Scheme == "https",
 		cookiePath:     strings.TrimSuffix(u.EscapedPath(), "/") + "/",

@@ -59,6 +59,9 @@ func (s *Server) grantPassword(r *http.Request, client storage.Client, form url.
 	case !ok:
 		return nil, errInvalidGrant("Incorrect username or password.")
 	}
+	if ident.Data, err = s.sealData(conn.ID, ident.Data); err != nil {
+		return nil, err
+	}
 	user, err := s.linker.Resolve(ctx, conn.ID, conn.Policy, ident)
 	switch {
 	case errors.Is(err, identity.ErrDisabled):

@@ -118,10 +118,15 @@ func (s *Server) refreshUpstream(ctx context.Context, g storage.Grant) (*storage
 	if !ok {
 		return nil, nil, nil
 	}
+	data, err := s.openData(conn.ID, g.Login.ConnectorData)
+	if err != nil {
+		s.logger.ErrorContext(ctx, "refresh: connector data does not open", "connector_id", conn.ID, "err", err)
+		return nil, nil, errInvalidGrant("The grant's upstream state is not readable; log in again.")
+	}
 	c := g.Login.Claims
 	id := connectors.Identity{
 		Subject: g.Login.Subject, Email: c.Email, EmailVerified: c.EmailVerified,
-		Name: c.Name, Username: c.Username, Groups: c.Groups, Data: g.Login.ConnectorData,
+		Name: c.Name, Username: c.Username, Groups: c.Groups, Data: data,
 	}
 	if ident := connectorsIdentityLocal(conn); ident {
 		id.LocalUserID = g.Login.UserID
@@ -143,5 +148,9 @@ func (s *Server) refreshUpstream(ctx context.Context, g storage.Grant) (*storage
 		return nil, nil, err
 	}
 	claims := mergeClaims(u, fresh)
-	return &claims, fresh.Data, nil
+	sealed, err := s.sealData(conn.ID, fresh.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &claims, sealed, nil
 }
