@@ -22,6 +22,9 @@ type Identity struct {
 	Name          string
 	Username      string
 	Groups        []string
+	// AMR says how the person authenticated upstream (RFC 8176 values),
+	// when the upstream says; it travels into Foyer's own tokens.
+	AMR []string
 	// Data is opaque state the connector needs again on refresh (an
 	// upstream refresh token, say). It may hold secrets: never log it.
 	Data []byte

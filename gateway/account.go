@@ -31,7 +31,7 @@ func (s *Server) flowClient(r *http.Request, req storage.AuthRequest) (storage.C
 
 type accountIdentity struct {
 	ConnectorID, ConnectorName, Subject, Label, LinkedAt, LastUsedAt string
-	CanRemove                                                       bool
+	CanRemove                                                        bool
 }
 
 type accountSession struct {
@@ -340,4 +340,3 @@ func (s *Server) audit(r *http.Request, actor, action, target string) {
 		s.logger.WarnContext(r.Context(), "audit", "action", action, "err", err)
 	}
 }
-

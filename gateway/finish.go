@@ -127,7 +127,7 @@ func (s *Server) sessionLogin(ctx context.Context, r *http.Request, client stora
 // hintSubject returns the subject of an ID token Foyer issued (expired or
 // not), for id_token_hint (OIDC Core §3.1.2.1).
 func (s *Server) hintSubject(token string) (string, bool) {
-	payload, err := s.keys.Verify(token, "")
+	payload, err := s.keys.Verify(token, typIDToken)
 	if err != nil {
 		return "", false
 	}
@@ -187,7 +187,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req stora
 		Subject:       ident.Subject,
 		ConnectorData: ident.Data,
 		AuthTime:      s.now().UTC().Truncate(time.Second),
-		AMR:           amrFor(conn),
+		AMR:           amrFor(conn, ident),
 	}
 	sess, err := s.startSession(w, r, login)
 	if err != nil {
@@ -294,17 +294,20 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, client storag
 	s.respondToClient(w, r, req.RedirectURI, req.ResponseMode, v)
 }
 
-// mergeClaims: the local user's profile wins where it has a value; groups
-// are the union of the user's and the identity's.
+// mergeClaims: what the connector said at this login wins, so claims
+// travel down a chain unchanged and an upstream change (a group removed,
+// an email changed) reaches the client at the next login or refresh; the
+// local user's profile fills what the connector left empty, and the local
+// user's own groups (set by an administrator or the config file) are added.
 func mergeClaims(u storage.User, id connectors.Identity) storage.Claims {
 	c := id.Claims()
-	if u.Email != "" {
+	if c.Email == "" {
 		c.Email, c.EmailVerified = u.Email, u.EmailVerified
 	}
-	if u.Name != "" {
+	if c.Name == "" {
 		c.Name = u.Name
 	}
-	if u.Username != "" {
+	if c.Username == "" {
 		c.Username = u.Username
 	}
 	for _, g := range u.Groups {
@@ -315,9 +318,13 @@ func mergeClaims(u storage.User, id connectors.Identity) storage.Claims {
 	return c
 }
 
-// amrFor says how a login happened (RFC 8176): a password for password
-// connectors; federated logins carry no claim Foyer could vouch for.
-func amrFor(c *Connector) []string {
+// amrFor says how a login happened (RFC 8176): what the upstream said, else
+// a password for password connectors; a federated login whose upstream
+// said nothing carries no claim Foyer could vouch for.
+func amrFor(c *Connector, id connectors.Identity) []string {
+	if len(id.AMR) > 0 {
+		return slices.Clone(id.AMR)
+	}
 	if _, ok := c.Impl.(connectors.PasswordConnector); ok {
 		return []string{"pwd"}
 	}

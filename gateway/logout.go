@@ -121,7 +121,7 @@ func (s *Server) parseLogoutHint(token string) (logoutHint, bool) {
 	if token == "" || len(token) > 16<<10 {
 		return logoutHint{}, false
 	}
-	payload, err := s.keys.Verify(token, "")
+	payload, err := s.keys.Verify(token, typIDToken)
 	if err != nil {
 		return logoutHint{}, false
 	}

@@ -132,7 +132,9 @@ func (l *Linker) firstLogin(ctx context.Context, connectorID string, p Policy, i
 	}
 	u := storage.User{
 		ID: storage.NewID(), Email: email, EmailVerified: id.EmailVerified && email != "",
-		Name: id.Name, Groups: append([]string(nil), id.Groups...),
+		// Groups stay with the identity (and so follow the upstream); a
+		// user's own Groups are those an administrator gives.
+		Name:      id.Name,
 		CreatedAt: now, UpdatedAt: now, LastLoginAt: now,
 	}
 	if name := strings.ToLower(strings.TrimSpace(id.Username)); name != "" {

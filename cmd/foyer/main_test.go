@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,11 +51,29 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // process is a running foyer.
 type process struct {
 	cmd    *exec.Cmd
-	stdout *bytes.Buffer
-	stderr *bytes.Buffer
+	stdout *syncBuffer
+	stderr *syncBuffer
 	base   string
 }
 
@@ -66,7 +85,7 @@ var runningProcesses []*process
 // startFoyer runs foyer with args and waits until base/readyz answers 200.
 func startFoyer(t *testing.T, base string, args ...string) *process {
 	t.Helper()
-	p := &process{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, base: base}
+	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, base: base}
 	p.cmd = exec.Command(foyerBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

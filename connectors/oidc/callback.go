@@ -199,6 +199,8 @@ func (c *Connector) mapClaims(claims map[string]any) (connectors.Identity, error
 		Email:    stringClaim(claims[c.cfg.EmailKey]),
 		Name:     stringClaim(claims[c.cfg.NameKey]),
 		Groups:   stringsClaim(claims[c.cfg.GroupsKey]),
+		// How the person authenticated upstream (RFC 8176) travels on.
+		AMR: stringsClaim(claims["amr"]),
 	}
 	switch v := claims[c.cfg.EmailVerifiedKey].(type) {
 	case bool:
