@@ -83,6 +83,13 @@ type FormConnector interface {
 	LoginForm(ctx context.Context, s Scopes, callbackURL, state string) (action string, fields map[string]string, connState []byte, err error)
 }
 
+// MetadataConnector publishes a document its upstream needs (a SAML
+// service provider's metadata). The gateway serves it at
+// /saml/{connector-id}/metadata.
+type MetadataConnector interface {
+	MetadataHandler() http.Handler
+}
+
 // RefreshConnector re-validates an identity when a client refreshes: the
 // account still exists, its groups are current.
 type RefreshConnector interface {

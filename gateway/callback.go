@@ -162,3 +162,15 @@ func (s *Server) callbackError(w http.ResponseWriter, r *http.Request, conn *Con
 			"The login with "+conn.Name+" could not be completed.", s.retryPath(conn.ID, id), "")
 	}
 }
+
+// handleConnectorMetadata serves the document a connector publishes for its
+// upstream (SAML service provider metadata).
+func (s *Server) handleConnectorMetadata(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.connectors[r.PathValue("connector")]; ok {
+		if mc, ok := c.Impl.(connectors.MetadataConnector); ok {
+			mc.MetadataHandler().ServeHTTP(w, r)
+			return
+		}
+	}
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}

@@ -243,6 +243,7 @@ func (s *Server) routes() http.Handler {
 	handle("/login/{connector}", allowMethods(s.handleLogin, http.MethodGet, http.MethodPost))
 	handle("/callback/{connector}", allowMethods(s.handleCallback, http.MethodGet, http.MethodPost))
 	handle("/consent", allowMethods(s.handleConsent, http.MethodGet, http.MethodPost))
+	handle("/saml/{connector}/metadata", s.handleConnectorMetadata)
 	handle("/logout", allowMethods(s.handleLogout, http.MethodGet, http.MethodPost))
 	handle("/account", allowMethods(s.handleAccount, http.MethodGet))
 	handle("/account/login", allowMethods(s.handleAccountLogin, http.MethodGet))

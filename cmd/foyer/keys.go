@@ -45,7 +45,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logger := newLogger(stderr, cfg.Logging)
-	st, closers, err := openStore(ctx, cfg.Storage, logger)
+	st, closers, _, err := openStore(ctx, cfg.Storage, logger)
 	defer func() {
 		for _, c := range closers {
 			_ = c.Close()

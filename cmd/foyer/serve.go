@@ -104,7 +104,8 @@ func (a *app) Close() {
 func build(ctx context.Context, cfg *config.Config, kek keys.KEK, role string, demo *gateway.DemoClient, logger *slog.Logger) (*app, error) {
 	a := &app{}
 	var err error
-	a.store, a.closers, err = openStore(ctx, cfg.Storage, logger)
+	var checks []gateway.ReadyCheck
+	a.store, a.closers, checks, err = openStore(ctx, cfg.Storage, logger)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -141,7 +142,7 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, role string, d
 		Lifetimes: lifetimes(cfg), FlowKey: kek.Derive("gateway flow"),
 		Theme: cfg.Web.Theme, Title: cfg.Web.Title, TrustedProxies: proxies,
 		Demo: demo, Logger: logger,
-		ReadyChecks: []gateway.ReadyCheck{{Name: "keys", Check: keysFresh(a.keys)}},
+		ReadyChecks: append(checks, gateway.ReadyCheck{Name: "keys", Check: keysFresh(a.keys)}),
 	})
 	if err != nil {
 		a.Close()

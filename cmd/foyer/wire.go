@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,12 +11,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/foyerid/foyer/connectors"
 	"github.com/foyerid/foyer/connectors/github"
+	"github.com/foyerid/foyer/connectors/ldap"
 	"github.com/foyerid/foyer/connectors/local"
 	"github.com/foyerid/foyer/connectors/oidc"
 	"github.com/foyerid/foyer/connectors/saml"
@@ -24,6 +30,7 @@ import (
 	"github.com/foyerid/foyer/keys"
 	"github.com/foyerid/foyer/storage"
 	"github.com/foyerid/foyer/storage/memory"
+	"github.com/foyerid/foyer/storage/redisstore"
 	"github.com/foyerid/foyer/storage/sqlstore"
 )
 
@@ -34,6 +41,7 @@ func connectorTypes() connectors.Registry {
 		oidc.TypeName:   oidc.Type,
 		github.TypeName: github.Type,
 		saml.TypeName:   saml.Type,
+		ldap.TypeName:   ldap.Type,
 	}
 }
 
@@ -64,10 +72,12 @@ func newLogger(w io.Writer, l config.Logging) *slog.Logger {
 // closer is what a backend needs at shutdown.
 type closer interface{ Close() error }
 
-// openStore opens the backends the storage section names.
-func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (storage.Store, []closer, error) {
+// openStore opens the backends the storage section names, and returns the
+// readiness checks they add.
+func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (storage.Store, []closer, []gateway.ReadyCheck, error) {
 	var st storage.Store
 	var closers []closer
+	var checks []gateway.ReadyCheck
 	var sqlite, pg *sqlstore.Store
 	openPostgres := func() (*sqlstore.Store, error) {
 		if pg != nil {
@@ -104,17 +114,17 @@ func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (stor
 	case config.StorageSQLite, "":
 		s, err := openSQLite()
 		if err != nil {
-			return st, closers, err
+			return st, closers, checks, err
 		}
 		st.Directory, st.State = s, s
 	case config.StoragePostgres:
 		s, err := openPostgres()
 		if err != nil {
-			return st, closers, err
+			return st, closers, checks, err
 		}
 		st.Directory, st.State = s, s
 	default:
-		return st, closers, fmt.Errorf("storage.type: %q is not available in this build yet (see docs/storage.md)", c.Type)
+		return st, closers, checks, fmt.Errorf("storage.type: %q is not available in this build yet (see docs/storage.md)", c.Type)
 	}
 	if c.Sessions != nil {
 		switch c.Sessions.Type {
@@ -123,20 +133,69 @@ func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (stor
 		case config.StorageSQLite:
 			s, err := openSQLite()
 			if err != nil {
-				return st, closers, err
+				return st, closers, checks, err
 			}
 			st.State = s
 		case config.StoragePostgres:
 			s, err := openPostgres()
 			if err != nil {
-				return st, closers, err
+				return st, closers, checks, err
 			}
 			st.State = s
+		case config.StorageRedis:
+			rs, err := openRedis(ctx, c.Sessions.Redis, logger)
+			if err != nil {
+				return st, closers, checks, err
+			}
+			closers = append(closers, rs)
+			st.State = rs
+			checks = append(checks, gateway.ReadyCheck{Name: "redis-eviction", Warning: true, Check: func(ctx context.Context) error {
+				policy, err := rs.EvictionPolicy(ctx)
+				if err != nil || policy == "" || policy == "noeviction" {
+					return nil // unknown (CONFIG disabled) or safe
+				}
+				return fmt.Errorf("maxmemory-policy is %s: Redis may evict sessions, codes and keys; set noeviction", policy)
+			}})
 		default:
-			return st, closers, fmt.Errorf("storage.sessions.type: %q is not available in this build yet (see docs/storage.md)", c.Sessions.Type)
+			return st, closers, checks, fmt.Errorf("storage.sessions.type: %q is not available in this build yet (see docs/storage.md)", c.Sessions.Type)
 		}
 	}
-	return st, closers, nil
+	return st, closers, checks, nil
+}
+
+// openRedis opens the Redis sessions-and-keys store.
+func openRedis(ctx context.Context, c config.Redis, logger *slog.Logger) (*redisstore.Store, error) {
+	rc := redisstore.Config{
+		Addrs: c.Addrs, MasterName: c.MasterName, Username: c.Username, Password: c.Password.Reveal(),
+		DB: c.DB, KeyPrefix: c.KeyPrefix, WaitReplicas: c.WaitReplicas, WaitTimeout: c.WaitTimeout.Std(),
+	}
+	if c.TLS.Enabled {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("storage.sessions.redis.tls.caFile: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("storage.sessions.redis.tls.caFile: no PEM certificate in %s", c.TLS.CAFile)
+			}
+		}
+		rc.TLS = tc
+	}
+	redis.SetLogger(redisLogger{logger})
+	rs, err := redisstore.Open(ctx, rc, redisstore.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("storage.sessions.redis: %w", err)
+	}
+	return rs, nil
+}
+
+// redisLogger routes go-redis's own messages (dial failures) to slog.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // syncStatic makes the store's static clients and users match the file:
