@@ -11,11 +11,28 @@ import (
 	"github.com/foyerid/foyer/storage"
 )
 
-// Login attempts per username in loginWindow before the form refuses.
+// Login throttling: attempts per username from one address, and per
+// username from anywhere, in loginWindow before Foyer refuses without
+// checking the password. The first stops guessing from one place without
+// letting a stranger lock a person out from elsewhere; the second bounds a
+// guessing campaign spread over many addresses.
 const (
-	loginAttempts = 10
-	loginWindow   = 15 * time.Minute
+	loginAttempts      = 10
+	loginAttemptsTotal = 100
+	loginWindow        = 15 * time.Minute
 )
+
+// loginThrottled counts a password attempt and reports whether it must be
+// refused.
+func (s *Server) loginThrottled(r *http.Request, connID, username string) (bool, error) {
+	user := storage.HashSecret(connID + "\x00" + strings.ToLower(username))
+	n, err := s.state.Hit(r.Context(), "login:"+user+":"+storage.HashSecret(s.clientIP(r)), loginWindow)
+	if err != nil || n > loginAttempts {
+		return err == nil, err
+	}
+	n, err = s.state.Hit(r.Context(), "login:"+user, loginWindow)
+	return err == nil && n > loginAttemptsTotal, err
+}
 
 type chooserEntry struct{ Name, URL string }
 
@@ -145,12 +162,12 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, client st
 		s.renderLogin(w, r, http.StatusBadRequest, client, id, conn, pc, username, "Enter your username and password.")
 		return
 	}
-	n, err := s.state.Hit(ctx, "login:"+conn.ID+":"+storage.HashSecret(strings.ToLower(username)), loginWindow)
+	throttled, err := s.loginThrottled(r, conn.ID, username)
 	if err != nil {
 		s.storeErrorPage(w, r, err)
 		return
 	}
-	if n > loginAttempts {
+	if throttled {
 		s.logger.WarnContext(ctx, "login rate limited", "connector_id", conn.ID, "remote", s.clientIP(r))
 		s.renderLogin(w, r, http.StatusTooManyRequests, client, id, conn, pc, username,
 			"Too many attempts. Wait a few minutes and try again.")

@@ -37,11 +37,11 @@ func (s *Server) grantPassword(r *http.Request, client storage.Client, form url.
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.state.Hit(ctx, "login:"+conn.ID+":"+storage.HashSecret(strings.ToLower(username)), loginWindow)
+	throttled, err := s.loginThrottled(r, conn.ID, username)
 	if err != nil {
 		return nil, err
 	}
-	if n > loginAttempts {
+	if throttled {
 		s.logger.WarnContext(ctx, "password grant rate limited", "connector_id", conn.ID, "client_id", client.ID)
 		return nil, errInvalidGrant("Too many attempts; try again later.")
 	}
