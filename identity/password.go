@@ -27,6 +27,10 @@ var DefaultParams = Params{Memory: 64 * 1024, Time: 3, Threads: 4}
 // maxPasswordLen bounds the work an attacker can ask of argon2 per attempt.
 const maxPasswordLen = 1024
 
+// maxBcryptCost refuses planted bcrypt hashes whose cost (2^cost rounds,
+// up to 31: about a day) would exhaust the machine; 16 takes seconds.
+const maxBcryptCost = 16
+
 // ErrBadHash: a stored hash is in no format Foyer reads.
 var ErrBadHash = errors.New("identity: unrecognised password hash")
 
@@ -63,6 +67,9 @@ func CheckPassword(hash, password string) (bool, error) {
 	case strings.HasPrefix(hash, "$argon2id$"):
 		return checkArgon(hash, password)
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		if cost, err := bcrypt.Cost([]byte(hash)); err == nil && cost > maxBcryptCost {
+			return false, fmt.Errorf("%w: bcrypt cost %d above %d", ErrBadHash, cost, maxBcryptCost)
+		}
 		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
 		switch {
 		case err == nil:
@@ -146,8 +153,8 @@ func ValidHash(hash string) bool {
 		return err == nil
 	}
 	if strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$") {
-		_, err := bcrypt.Cost([]byte(hash))
-		return err == nil
+		cost, err := bcrypt.Cost([]byte(hash))
+		return err == nil && cost <= maxBcryptCost
 	}
 	return false
 }
