@@ -145,6 +145,7 @@ func TestMaxAge(t *testing.T) {
 		login  bool
 	}{
 		{name: "zero at once", after: 0, maxAge: "0", login: true},
+		{name: "one, two seconds later", after: 2 * time.Second, maxAge: "1", login: true},
 		{name: "zero later", after: 5 * time.Second, maxAge: "0", login: true},
 		{name: "within", after: 30 * time.Second, maxAge: "60"},
 		{name: "exceeded", after: 61 * time.Second, maxAge: "60", login: true},
