@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -38,37 +39,14 @@ import (
 
 // flowLDIF: the service account, three people, and groups with one
 // nested: engineering ∋ developers ∋ alice, bob; admins ∋ alice.
-const flowLDIF = `dn: cn=foyer,dc=example,dc=org
+var flowLDIF = `dn: cn=foyer,dc=example,dc=org
 objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: foyer
 userPassword: service-pw
 
-dn: uid=alice,ou=people,dc=example,dc=org
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice Liddell
-sn: Liddell
-mail: alice@example.org
-userPassword: alice-pw
-
-dn: uid=bob,ou=people,dc=example,dc=org
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob Builder
-sn: Builder
-mail: bob@example.org
-userPassword: bob-pw
-
-dn: uid=carol,ou=people,dc=example,dc=org
-objectClass: inetOrgPerson
-uid: carol
-cn: Carol
-sn: Singer
-mail: carol@example.org
-userPassword: carol-pw
-
-dn: cn=developers,ou=groups,dc=example,dc=org
+` + person("alice", "Alice Liddell") + person("bob", "Bob Builder") + person("carol", "Carol Singer") +
+	`dn: cn=developers,ou=groups,dc=example,dc=org
 objectClass: groupOfNames
 cn: developers
 member: uid=alice,ou=people,dc=example,dc=org
@@ -84,6 +62,13 @@ objectClass: groupOfNames
 cn: admins
 member: uid=alice,ou=people,dc=example,dc=org
 `
+
+// person is the LDIF of uid=<uid>,ou=people with mail <uid>@example.org
+// and password <uid>-pw.
+func person(uid, cn string) string {
+	return fmt.Sprintf("dn: uid=%[1]s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %[1]s\n"+
+		"cn: %[2]s\nsn: %[2]s\nmail: %[1]s@example.org\nuserPassword: %[1]s-pw\n\n", uid, cn)
+}
 
 const scopes = "openid email profile groups offline_access"
 
@@ -256,7 +241,6 @@ var (
 	formRE  = regexp.MustCompile(`(?is)<form\b[^>]*\baction="([^"]*)"[^>]*>(.*?)</form>`)
 	inputRE = regexp.MustCompile(`(?is)<input\b[^>]*\btype="hidden"[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"`)
 	alertRE = regexp.MustCompile(`(?is)<p class="error" role="alert"[^>]*>(.*?)</p>`)
-	linkRE  = regexp.MustCompile(`href="([^"]*/login/ldap\?[^"]*)"`)
 )
 
 // submit posts p's form with its hidden fields and fields.
@@ -308,11 +292,8 @@ func (f *foyer) loginForm(b *http.Client) (page, authRequest) {
 		"scope": {scopes}, "state": {ar.state}, "nonce": {ar.nonce},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
+	// With one connector, no chooser: straight to its form.
 	p := f.do(b, f.issuer+"/authorize?"+q.Encode(), nil)
-	if m := linkRE.FindStringSubmatch(p.body); m != nil && !isLoginForm(p) {
-		u, _ := p.url.Parse(html.UnescapeString(m[1]))
-		p = f.do(b, u.String(), nil) // the chooser's link
-	}
 	if !isLoginForm(p) {
 		f.t.Fatalf("authorize: status %d at %s, want the login form:\n%s", p.status, p.url, p.body)
 	}
