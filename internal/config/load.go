@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -96,8 +97,11 @@ func syntaxProblem(err error, filename string, data []byte) *Problem {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	if parserErrors.MatchString(msg) {
+	switch {
+	case parserErrors.MatchString(msg):
 		line++
+	case line == 0:
+		line = unnumberedLine(msg, data)
 	}
 	// An error at the end of a file without a final newline is put on the
 	// line after the last.
@@ -111,6 +115,48 @@ func syntaxProblem(err error, filename string, data []byte) *Problem {
 
 // parserErrors matches the messages of yaml.v3's parser errors.
 var parserErrors = regexp.MustCompile(`^(did not find expected |found duplicate %|found incompatible YAML document|found undefined tag handle)`)
+
+// unknownAnchor matches yaml.v3's error for an alias without its anchor.
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// unnumberedLine finds the line of a yaml.v3 error that names none. The
+// reader's encoding errors carry no position: they are at the first
+// character YAML does not allow. An unknown alias is at its first use.
+// yaml.v3 leaves the line out of any other error on the first line.
+func unnumberedLine(msg string, data []byte) int {
+	at := -1
+	switch {
+	case strings.Contains(msg, "control characters") || strings.Contains(msg, "UTF-8"):
+		at = firstUnreadable(data)
+	case unknownAnchor.MatchString(msg):
+		alias := "*" + unknownAnchor.FindStringSubmatch(msg)[1]
+		if loc := regexp.MustCompile(regexp.QuoteMeta(alias) + `(?:[\s,\]}]|$)`).FindIndex(data); loc != nil {
+			at = loc[0]
+		}
+	}
+	if at < 0 {
+		return 1
+	}
+	return 1 + bytes.Count(data[:at], []byte("\n"))
+}
+
+// firstUnreadable returns the offset of the first byte that is not valid
+// UTF-8 or starts a character YAML 1.2 does not allow (§5.1), or -1.
+func firstUnreadable(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return i
+		case r == 0x09, r == 0x0A, r == 0x0D, r >= 0x20 && r <= 0x7E, r == 0x85,
+			r >= 0xA0 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return i
+		}
+		i += size
+	}
+	return -1
+}
 
 // Defaults, documented in docs/config.md.
 const (
