@@ -109,6 +109,9 @@ type decodeState struct {
 	bad     []string
 	visited int
 	stopped bool
+	// open are the mappings and sequences being decoded, so that an alias
+	// back into one of them is refused instead of followed for ever.
+	open map[*yaml.Node]bool
 }
 
 func (d *Decoder) newState() *decodeState {
@@ -136,19 +139,41 @@ next:
 	return out
 }
 
-// spend counts a node against maxNodes and reports whether to stop.
-func (s *decodeState) spend() bool {
+// spend counts node n, at path, against maxNodes and reports whether to
+// stop; the problem points at the node where the budget ran out.
+func (s *decodeState) spend(n *yaml.Node, path string) bool {
 	if s.stopped {
 		return true
 	}
 	s.visited++
 	if s.visited > maxNodes {
 		s.stopped = true
-		s.add(0, "", "file expands to more than %d nodes (nested aliases?)", maxNodes)
+		s.add(n.Line, path, "file expands to more than %d nodes (nested aliases?)", maxNodes)
 		return true
 	}
 	return false
 }
+
+// enter marks the mapping or sequence n as being decoded. It reports false,
+// after recording a problem, when n is already being decoded: an alias at
+// path leads back into a value that contains it.
+func (s *decodeState) enter(n *yaml.Node, path string, line int) bool {
+	if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode {
+		return true
+	}
+	if s.open[n] {
+		s.fail(line, path, "this alias refers to &%s, which contains it", n.Anchor)
+		return false
+	}
+	if s.open == nil {
+		s.open = make(map[*yaml.Node]bool)
+	}
+	s.open[n] = true
+	return true
+}
+
+// leave undoes enter.
+func (s *decodeState) leave(n *yaml.Node) { delete(s.open, n) }
 
 // scalar returns a scalar node's value with ${VAR} expanded.
 func (s *decodeState) scalar(n *yaml.Node, path string) string {
@@ -188,7 +213,7 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag(
 // for a value of the wrong type: the key's line for a mapping entry.
 func (s *decodeState) value(n *yaml.Node, path string, v reflect.Value, line int) {
 	n = deref(n)
-	if n == nil || s.spend() {
+	if n == nil || s.spend(n, path) {
 		return
 	}
 	t := v.Type()
@@ -228,12 +253,18 @@ func (s *decodeState) value(n *yaml.Node, path string, v reflect.Value, line int
 		}
 		return
 	}
-	switch t.Kind() {
-	case reflect.Pointer:
+	if t.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
 		}
 		s.value(n, path, v.Elem(), line)
+		return
+	}
+	if !s.enter(n, path, line) {
+		return
+	}
+	defer s.leave(n)
+	switch t.Kind() {
 	case reflect.Struct:
 		s.structValue(n, path, v, line)
 	case reflect.Slice:

@@ -15,16 +15,19 @@ func (s *decodeState) generic(n *yaml.Node, path string, line int) any {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		s.entries(n, path, func(key, kpath string, val *yaml.Node, kline int) {
-			if val = deref(val); val != nil && !s.spend() {
+			if val = deref(val); val != nil && !s.spend(val, kpath) && s.enter(val, kpath, kline) {
 				m[key] = s.generic(val, kpath, kline)
+				s.leave(val)
 			}
 		})
 		return m
 	case yaml.SequenceNode:
 		l := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
-			if item = deref(item); item != nil && !s.spend() {
-				l = append(l, s.generic(item, indexPath(path, i), item.Line))
+			ipath, iline := indexPath(path, i), item.Line // an alias's own line
+			if item = deref(item); item != nil && !s.spend(item, ipath) && s.enter(item, ipath, iline) {
+				l = append(l, s.generic(item, ipath, iline))
+				s.leave(item)
 			}
 		}
 		return l
@@ -43,9 +46,10 @@ func (s *decodeState) generic(n *yaml.Node, path string, line int) any {
 // yaml.Unmarshaler that decodes the node itself.
 func (s *decodeState) expandedCopy(n *yaml.Node, path string) *yaml.Node {
 	n = deref(n)
-	if n == nil || s.spend() {
+	if n == nil || s.spend(n, path) || !s.enter(n, path, n.Line) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 	}
+	defer s.leave(n)
 	cp := *n
 	cp.Anchor = ""
 	switch n.Kind {
