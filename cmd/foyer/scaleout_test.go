@@ -169,6 +169,7 @@ func pinned(n int) context.Context {
 type soWorker struct {
 	name, role, httpAddr, adminAddr, file string
 	proc                                  *process
+	exited                                chan struct{} // closed when proc has exited
 }
 
 // base is where the worker answers /readyz: its public listener, or the
@@ -236,20 +237,20 @@ func newScaleOut(t *testing.T, redisArgs ...string) *scaleOut {
 }
 
 // start starts the workers at once, as a fleet rolled out together would,
-// and waits until each is ready. The first start also discovers the issuer
-// for the test's relying party.
+// and waits until each is ready. Once both public workers run, the test's
+// relying party discovers the issuer.
 func (s *scaleOut) start(t *testing.T, ws ...*soWorker) {
 	t.Helper()
 	for _, w := range ws {
-		w.proc = launchFoyer(t, w.base(), "serve", "--config", w.file, "--role", w.role)
+		w.launch(t)
 	}
 	deadline := time.Now().Add(soDeadline)
 	for _, w := range ws {
-		if !pollUntil(deadline, func() bool { return statusOf(w.base()+"/readyz") == http.StatusOK }) {
-			t.Fatalf("%s did not become ready:\n%s", w.name, w.proc.logs())
+		if !pollUntil(deadline, func() bool { return !w.alive() || statusOf(w.base()+"/readyz") == http.StatusOK }) || !w.alive() {
+			t.Fatalf("%s did not become ready", w.name)
 		}
 	}
-	if s.provider == nil && slices.Contains(ws, s.w1) {
+	if s.provider == nil && s.w1.proc != nil && s.w2.proc != nil {
 		p, err := oidc.NewProvider(context.Background(), s.lb.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -260,27 +261,38 @@ func (s *scaleOut) start(t *testing.T, ws ...*soWorker) {
 	}
 }
 
-// launchFoyer starts foyer with args without waiting for it; t's cleanup
-// kills it.
-func launchFoyer(t *testing.T, base string, args ...string) *process {
+// launch starts the worker's process without waiting for it; t's cleanup
+// kills it and, if t failed, logs what it wrote.
+func (w *soWorker) launch(t *testing.T) {
 	t.Helper()
-	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, base: base}
-	p.cmd = exec.Command(foyerBin, args...)
+	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, base: w.base()}
+	p.cmd = exec.Command(foyerBin, "serve", "--config", w.file, "--role", w.role)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	runningProcesses = append([]*process{p}, runningProcesses...)
+	w.proc, w.exited = p, make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		close(w.exited)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
-		}
+		_ = p.cmd.Process.Kill()
+		<-w.exited
 		if t.Failed() {
-			t.Logf("logs of foyer %v:\n%s", args, p.logs())
+			t.Logf("logs of %s (%s):\n%s", w.name, p.cmd.ProcessState, p.logs())
 		}
 	})
-	return p
+}
+
+// alive reports whether the worker's process is still running.
+func (w *soWorker) alive() bool {
+	select {
+	case <-w.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // pollUntil calls cond every 50ms until it holds or deadline passes.
@@ -653,12 +665,21 @@ func TestRedisTrouble(t *testing.T) {
 	wantUnavailablePage(t, "login form", resp, page, s.redis.Addr)
 	s.wantTokenUnavailable(t, 1, "code", url.Values{"grant_type": {"authorization_code"}, "code": {pending}, "redirect_uri": {chainRedirect}})
 	s.wantTokenUnavailable(t, 2, "refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
-	if _, err := s.provider.UserInfo(pinned(1), oauth2.StaticTokenSource(tok)); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("userinfo without Redis: %v, want 503", err)
+	req, _ := http.NewRequest(http.MethodGet, s.lb.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set(lbWorkerHeader, "1")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	var uiErr struct{ Error string }
+	err = json.NewDecoder(resp.Body).Decode(&uiErr)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || uiErr.Error != "temporarily_unavailable" || err != nil {
+		t.Errorf("userinfo without Redis: %s %q %v, want 503 temporarily_unavailable", resp.Status, uiErr.Error, err)
 	}
 	for _, w := range []*soWorker{s.hk, s.w1, s.w2} {
-		if w.proc.cmd.ProcessState != nil || statusOf(w.base()+"/healthz") != http.StatusOK {
-			t.Fatalf("%s is not alive without Redis:\n%s", w.name, w.proc.logs())
+		if !w.alive() || statusOf(w.base()+"/healthz") != http.StatusOK {
+			t.Fatalf("%s is not alive without Redis", w.name)
 		}
 		if l := w.proc.logs(); strings.Contains(l, "panic") || strings.Contains(l, "goroutine ") {
 			t.Errorf("%s panicked:\n%s", w.name, l)

@@ -202,18 +202,25 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // declared ones are created or updated (users keep their ids), static
 // clients no longer declared are deleted, and static users no longer
 // declared are disabled (never deleted: their links and history stay).
+// Several workers may run it at once on one directory (a fleet starting
+// together): a record another worker created or deleted first is not an
+// error.
 func syncStatic(ctx context.Context, dir storage.Directory, cfg *config.Config, now time.Time, logger *slog.Logger) error {
 	declared := map[string]bool{}
 	for _, cc := range cfg.Clients {
 		declared[cc.ID] = true
 		c := clientFromConfig(cc, now)
-		err := dir.UpdateClient(ctx, c.ID, func(old *storage.Client) error {
+		update := func(old *storage.Client) error {
 			c.CreatedAt = old.CreatedAt
 			*old = c
 			return nil
-		})
+		}
+		err := dir.UpdateClient(ctx, c.ID, update)
 		if errors.Is(err, storage.ErrNotFound) {
 			err = dir.CreateClient(ctx, c)
+			if errors.Is(err, storage.ErrConflict) {
+				err = dir.UpdateClient(ctx, c.ID, update)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("clients: %s: %w", cc.ID, err)
@@ -225,7 +232,7 @@ func syncStatic(ctx context.Context, dir storage.Directory, cfg *config.Config, 
 	}
 	for _, c := range existing {
 		if c.Static && !declared[c.ID] {
-			if err := dir.DeleteClient(ctx, c.ID); err != nil {
+			if err := dir.DeleteClient(ctx, c.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return fmt.Errorf("clients: remove %s: %w", c.ID, err)
 			}
 			logger.Info("static client removed from config: deleted", "client_id", c.ID)
@@ -235,6 +242,9 @@ func syncStatic(ctx context.Context, dir storage.Directory, cfg *config.Config, 
 	kept := map[string]bool{}
 	for _, uc := range cfg.Users {
 		id, err := syncUser(ctx, dir, uc, now)
+		if errors.Is(err, storage.ErrConflict) {
+			id, err = syncUser(ctx, dir, uc, now) // created by another worker meanwhile
+		}
 		if err != nil {
 			return fmt.Errorf("users: %s: %w", userLabel(uc), err)
 		}
