@@ -119,6 +119,10 @@ func (l *Linker) firstLogin(ctx context.Context, connectorID string, p Policy, i
 			}
 		}
 		if len(verified) == 1 {
+			if verified[0].Disabled {
+				// Refuse before linking, so a refused login leaves no link.
+				return storage.User{}, ErrDisabled
+			}
 			link.UserID = verified[0].ID
 			if err := l.store.LinkIdentity(ctx, link); err != nil {
 				return storage.User{}, fmt.Errorf("identity: link by email: %w", err)

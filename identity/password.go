@@ -24,6 +24,13 @@ type Params struct {
 // three passes) with four lanes.
 var DefaultParams = Params{Memory: 64 * 1024, Time: 3, Threads: 4}
 
+// Upper bounds on the argon2id parameters Foyer computes.
+const (
+	maxArgonMemory  = 256 * 1024 // KiB
+	maxArgonTime    = 10
+	maxArgonThreads = 16
+)
+
 // maxPasswordLen bounds the work an attacker can ask of argon2 per attempt.
 const maxPasswordLen = 1024
 
@@ -124,15 +131,18 @@ func parseArgon(hash string) (Params, []byte, []byte, error) {
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return Params{}, nil, nil, ErrBadHash
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return Params{}, nil, nil, fmt.Errorf("%w: argon2id version", ErrBadHash)
 	}
 	var p Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+	_, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads)
+	// Parse strictly: the parameters must read back exactly as written.
+	if err != nil || parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads) {
 		return Params{}, nil, nil, fmt.Errorf("%w: argon2id parameters", ErrBadHash)
 	}
-	if p.Memory < 8 || p.Memory > 1<<20 || p.Time < 1 || p.Time > 20 || p.Threads < 1 {
+	// Bounds keep a planted hash from exhausting the worker: at most
+	// 256 MiB, 10 passes and 16 lanes per check.
+	if p.Memory < 8 || p.Memory > maxArgonMemory || p.Time < 1 || p.Time > maxArgonTime || p.Threads < 1 || p.Threads > maxArgonThreads {
 		return Params{}, nil, nil, fmt.Errorf("%w: argon2id parameters out of range", ErrBadHash)
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])

@@ -80,6 +80,7 @@ func (c *Connector) Login(ctx context.Context, _ connectors.Scopes, username, pa
 		// A hash we cannot read is an operator's problem, not the
 		// person's: log it, and answer as for a wrong password.
 		c.logger.ErrorContext(ctx, "local: unreadable password hash", "user_id", u.ID, "err", err)
+		identity.DummyCheck(password) // no timing difference either
 		return connectors.Identity{}, false, nil
 	}
 	if !ok {
