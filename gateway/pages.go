@@ -68,8 +68,11 @@ func loadPages(themeDir string) (*pages, error) {
 	}
 	fileServer := http.FileServer(http.FS(staticFS))
 	p.static = http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") || r.URL.Path == "" {
-			http.NotFound(w, r) // no directory listings
+		// No directory listings, and no name a file system may refuse
+		// with an error other than "not found" (a NUL, say, which the
+		// file server would answer with a 500).
+		if name := r.URL.Path; !fs.ValidPath(name) || name == "." || strings.ContainsAny(name, "\x00\\") {
+			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
