@@ -253,11 +253,11 @@ func (s *Server) routes() http.Handler {
 	handle("/select-account", allowMethods(s.handleSelectAccount, http.MethodGet, http.MethodPost))
 	handle("/token", cors(allowMethods(s.handleToken, http.MethodPost, http.MethodOptions)))
 	handle("/userinfo", cors(allowMethods(s.handleUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)))
-	handle("/healthz", s.handleHealthz)
-	handle("/readyz", s.handleReadyz)
-	handle("/static/", func(w http.ResponseWriter, r *http.Request) {
+	handle("/healthz", allowMethods(s.handleHealthz, http.MethodGet, http.MethodHead))
+	handle("/readyz", allowMethods(s.handleReadyz, http.MethodGet, http.MethodHead))
+	handle("/static/", allowMethods(func(w http.ResponseWriter, r *http.Request) {
 		http.StripPrefix(p, s.pages.static).ServeHTTP(w, r)
-	})
+	}, http.MethodGet, http.MethodHead))
 	if s.demo != nil {
 		s.demoRoutes(mux, p)
 	}
