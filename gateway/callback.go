@@ -79,12 +79,18 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 		return
 	}
-	if r.Method == http.MethodPost && flowCookie(r) == "" && r.PostFormValue(resubmitField) == "" {
+	if r.Method == http.MethodPost && flowCookie(r) == "" {
 		// An upstream POSTed here from another site (the SAML HTTP-POST
 		// binding), so the browser withheld the SameSite=Lax flow cookie.
 		// Bounce the same form once through a same-origin page: that POST
 		// carries the cookie, and the flow stays bound to this browser.
-		if err := r.ParseForm(); err == nil {
+		if err := r.ParseForm(); err != nil {
+			// Too large or malformed: there is nothing to bounce.
+			s.renderError(w, r, http.StatusBadRequest, "Login not valid",
+				"This login response could not be read. Go back to the application and start again.")
+			return
+		}
+		if r.PostForm.Get(resubmitField) == "" {
 			f := []postField{{resubmitField, "1"}}
 			for k, vs := range r.PostForm {
 				for _, v := range vs {
