@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -181,15 +182,16 @@ func (w *soWorker) base() string {
 	return "http://" + w.httpAddr
 }
 
-// scaleOut is one deployment: hk (housekeeping), w1 and w2 (public, load
-// balancer workers 1 and 2).
+// scaleOut is one deployment: hk (housekeeping), hk2 (a standby
+// housekeeping worker), w1 and w2 (public, load balancer workers 1 and 2).
 type scaleOut struct {
-	dir        string
-	redis      *testenv.RedisServer
-	lb         *loadBalancer
-	hk, w1, w2 *soWorker
-	rp         oauth2.Config
-	provider   *oidc.Provider
+	dir      string
+	redis    *testenv.RedisServer
+	lb       *loadBalancer
+	hk, hk2  *soWorker
+	w1, w2   *soWorker
+	rp       oauth2.Config
+	provider *oidc.Provider
 }
 
 // newScaleOut prepares a deployment (database, redis-server started with
@@ -207,14 +209,15 @@ func newScaleOut(t *testing.T, redisArgs ...string) *scaleOut {
 		}
 	}
 	s.hk = &soWorker{name: "hk", role: roleHousekeeping}
+	s.hk2 = &soWorker{name: "hk2", role: roleHousekeeping}
 	s.w1 = &soWorker{name: "w1", role: rolePublic}
 	s.w2 = &soWorker{name: "w2", role: rolePublic}
-	for _, w := range []*soWorker{s.hk, s.w1, s.w2} {
+	for _, w := range []*soWorker{s.hk, s.hk2, s.w1, s.w2} {
 		w.httpAddr, w.adminAddr = freeAddr(t), freeAddr(t)
 	}
 	s.lb = newLoadBalancer(t, s.w1.httpAddr, s.w2.httpAddr)
 	hash := chainHash(t)
-	for _, w := range []*soWorker{s.hk, s.w1, s.w2} {
+	for _, w := range []*soWorker{s.hk, s.hk2, s.w1, s.w2} {
 		w.file = filepath.Join(s.dir, w.name+".yaml")
 		f, err := os.Create(w.file)
 		if err != nil {
@@ -292,6 +295,22 @@ func (w *soWorker) alive() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (w *soWorker) stop(t *testing.T) {
+	t.Helper()
+	if err := w.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.exited:
+	case <-time.After(soDeadline):
+		t.Fatalf("%s did not stop on SIGTERM", w.name)
+	}
+	if !w.proc.cmd.ProcessState.Success() {
+		t.Errorf("%s exited with %v", w.name, w.proc.cmd.ProcessState)
 	}
 }
 
@@ -720,9 +739,10 @@ func TestRedisTrouble(t *testing.T) {
 }
 
 // TestHousekeepingRole: the housekeeping worker serves no public listener,
-// answers readiness and metrics on admin.addr, and is the only one that
-// ever touches the "keys" lease, watched with MONITOR over a login and a
-// rotation that both public workers pick up.
+// answers readiness and metrics on admin.addr, and holds the "keys" lease;
+// watched with MONITOR over a login and a rotation that both public workers
+// pick up, no public worker ever touches the lease. Stopped, the
+// housekeeping worker releases it and the standby takes it over.
 func TestHousekeepingRole(t *testing.T) {
 	s := newScaleOut(t)
 	mon := startMonitor(t, s.redis.Addr)
@@ -754,7 +774,7 @@ func TestHousekeepingRole(t *testing.T) {
 		t.Fatal("the housekeeping worker did not take the keys lease")
 	}
 
-	s.start(t, s.w1, s.w2)
+	s.start(t, s.hk2, s.w1, s.w2)
 	code, verifier := s.code(t, s.browser(t, 1, 2))
 	s.refresh(t, 2, s.exchange(t, 1, code, verifier))
 	before, _ := jwks(t, s.w1)
@@ -769,6 +789,19 @@ func TestHousekeepingRole(t *testing.T) {
 	if now := rdb.HGet(context.Background(), lease, "h").Val(); now != holder {
 		t.Errorf("the keys lease moved from %s to %q", holder, now)
 	}
+	s.hk.stop(t)
+	stopped := time.Now()
+	if now := rdb.HGet(context.Background(), lease, "h").Val(); now == holder {
+		t.Errorf("the housekeeping worker kept the keys lease after SIGTERM")
+	}
+	var standby string
+	if !pollUntil(time.Now().Add(soDeadline), func() bool {
+		standby = rdb.HGet(context.Background(), lease, "h").Val()
+		return standby != "" && standby != holder
+	}) {
+		t.Fatal("the standby housekeeping worker did not take the keys lease over")
+	}
+	t.Logf("the standby took the keys lease over %v after the holder stopped", time.Since(stopped).Round(time.Millisecond))
 	var calls int
 	for _, line := range strings.Split(mon.stop(), "\n") {
 		cmd := strings.ToLower(line)
@@ -777,8 +810,8 @@ func TestHousekeepingRole(t *testing.T) {
 			continue
 		}
 		calls++
-		if !strings.Contains(line, `"`+holder+`"`) {
-			t.Errorf("a worker other than the housekeeping one (%s) touched the keys lease: %s", holder, line)
+		if !strings.Contains(line, `"`+holder+`"`) && !strings.Contains(line, `"`+standby+`"`) {
+			t.Errorf("a worker other than the housekeeping ones (%s, %s) touched the keys lease: %s", holder, standby, line)
 		}
 	}
 	if calls == 0 {

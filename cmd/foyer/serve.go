@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -163,14 +164,20 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role
 	defer a.Close()
 
 	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBG()
-	go func() {
+	var bgDone sync.WaitGroup
+	defer func() {
+		// Before the store closes (deferred above): the background
+		// loops release their leases, so a standby takes over at once.
+		cancelBG()
+		bgDone.Wait()
+	}()
+	bgDone.Go(func() {
 		if err := a.keys.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("key manager stopped", "err", err)
 		}
-	}()
+	})
 	if role != rolePublic {
-		go housekeeping(bg, a.store, logger)
+		bgDone.Go(func() { housekeeping(bg, a.store, logger) })
 	}
 
 	srv := &http.Server{
@@ -286,7 +293,9 @@ func housekeeping(ctx context.Context, st storage.Store, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
-			_ = st.State.ReleaseLease(context.Background(), "housekeeping", holder)
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = st.State.ReleaseLease(rctx, "housekeeping", holder)
+			cancel()
 			return
 		case <-t.C:
 		}
