@@ -127,6 +127,9 @@ func (s *Server) writeBearerError(w http.ResponseWriter, r *http.Request, err er
 	if e.Status < 500 {
 		h.Set("WWW-Authenticate", `Bearer realm="foyer", error="`+e.Code+`", error_description="`+strings.ReplaceAll(e.Description, `"`, "'")+`"`)
 	}
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.Code, "error_description": e.Description})

@@ -206,7 +206,7 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role
 			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
 		pub = srv
-		logger.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsOn, "role", role, "version", version)
+		logger.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsOn, "role", role, "worker", workerID, "version", version)
 		go func() {
 			if tlsOn {
 				errc <- srv.ServeTLS(ln, "", "")
@@ -278,7 +278,7 @@ const keysStaleAfter = 6 * time.Minute
 // housekeeping sweeps expired records from backends that need it, under a
 // lease so that one worker at a time does it.
 func housekeeping(ctx context.Context, st storage.Store, logger *slog.Logger) {
-	holder := storage.NewID()
+	holder := workerID
 	var sweepers []storage.Sweeper
 	for _, b := range []any{st.Directory, st.State} {
 		if s, ok := b.(storage.Sweeper); ok && !containsSweeper(sweepers, s) {

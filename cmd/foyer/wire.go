@@ -87,6 +87,8 @@ func openStore(ctx context.Context, c config.Storage, logger *slog.Logger) (stor
 		if c.Postgres.MaxConns > 0 {
 			opts = append(opts, sqlstore.WithPoolSize(c.Postgres.MaxConns))
 		}
+		opts = append(opts, sqlstore.WithMinConns(c.Postgres.MinConns),
+			sqlstore.WithConnMaxLifetime(c.Postgres.ConnMaxLifetime.Std()))
 		s, err := sqlstore.OpenPostgres(ctx, c.Postgres.URL.Reveal(), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("storage.postgres: %w", err)
@@ -410,10 +412,18 @@ func trustedProxies(cidrs []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// workerID names this process as a lease holder: host, pid and a random
+// part, so an operator can tell which worker holds a lease.
+var workerID = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), storage.NewID()[:6])
+}()
+
 // keyOptions derives the key manager's options from the config.
 func keyOptions(cfg *config.Config, logger *slog.Logger) keys.Options {
 	longest := max(cfg.Tokens.IDToken.Std(), cfg.Tokens.AccessToken.Std())
 	return keys.Options{
+		Holder:         workerID,
 		Algorithms:     cfg.Keys.Algorithms,
 		RotationPeriod: cfg.Keys.RotationPeriod.Std(),
 		// Logout tokens (2 minutes) are shorter than either.

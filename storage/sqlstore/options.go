@@ -13,6 +13,8 @@ type options struct {
 	log         *slog.Logger
 	busyTimeout time.Duration
 	poolSize    int
+	minConns    int
+	maxLifetime time.Duration
 }
 
 func newOptions(opts []Option) options {
@@ -57,4 +59,17 @@ func WithBusyTimeout(d time.Duration) Option {
 // connection) or PostgreSQL's whole pool (10 by default).
 func WithPoolSize(n int) Option {
 	return func(o *options) { o.poolSize = n }
+}
+
+// WithMinConns opens n PostgreSQL connections at start-up and keeps them
+// idle in the pool (at most the pool size), so the first requests after a
+// start do not wait for connections.
+func WithMinConns(n int) Option {
+	return func(o *options) { o.minConns = n }
+}
+
+// WithConnMaxLifetime closes PostgreSQL connections older than d (0: never),
+// so a pool follows a database fail-over or DNS change.
+func WithConnMaxLifetime(d time.Duration) Option {
+	return func(o *options) { o.maxLifetime = d }
 }

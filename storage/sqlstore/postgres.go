@@ -95,7 +95,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	}
 	db.SetMaxOpenConns(size)
 	db.SetMaxIdleConns(size)
+	db.SetConnMaxLifetime(o.maxLifetime)
 	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, postgresOpenError(where, err)
+	}
+	if err := warmPool(ctx, db, min(o.minConns, size)); err != nil {
 		db.Close()
 		return nil, postgresOpenError(where, err)
 	}
@@ -114,4 +119,22 @@ func postgresOpenError(where string, err error) error {
 		return fmt.Errorf("sqlstore: open %s: %w: %w", where, storage.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: open %s: %w", where, err)
+}
+
+// warmPool opens n connections and returns them to the pool idle.
+func warmPool(ctx context.Context, db *sql.DB, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
 }
