@@ -26,7 +26,18 @@ func (s *Server) handleSelectAccount(w http.ResponseWriter, r *http.Request) {
 			"This login has already moved on. Go back to the application and start again.")
 		return
 	}
+	if req.Purpose != "" {
+		// Foyer's own flows (the account page) have no client to choose an
+		// account for.
+		s.renderError(w, r, http.StatusBadRequest, "Login link not valid",
+			"This page is not part of this login. Go back and start again.")
+		return
+	}
 	client, err := s.dir.Client(ctx, req.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.renderError(w, r, http.StatusBadRequest, "Unknown application", "The application you were logging in to is no longer registered.")
+		return
+	}
 	if err != nil {
 		s.storeErrorPage(w, r, err)
 		return
