@@ -210,6 +210,9 @@ func TestHostileBytesInAuthorize(t *testing.T) {
 			t.Run(p+"/"+string(rune('a'+i)), func(t *testing.T) {
 				h := h.with(t)
 				q, _ := authParams(c, url.Values{p: {v}})
+				if p == "redirect_uri" {
+					q.Set(p, c.redirect+v) // the registered URI, then the bytes
+				}
 				for _, post := range []bool{false, true} {
 					var r resp
 					if post {
@@ -786,5 +789,22 @@ func TestHostileBytesOnPostgres(t *testing.T) {
 		f.Fields.Set("username", v)
 		f.Fields.Set("password", "guess")
 		h.wantLoginFormAgain(h.postForm(b, page, f), http.StatusUnauthorized)
+	}
+}
+
+// /select-account with the id of the account page's own login (which has
+// no client) is a wrong link: a 400 page, not a 500.
+func TestHostileSelectAccountOfAccountLogin(t *testing.T) {
+	t.Parallel()
+	h, _, _ := newHostileHarness(t)
+	b := h.browser()
+	start := h.request(b, http.MethodGet, "/account/login", "", "", nil)
+	id := start.location().Query().Get("req")
+	for _, r := range []resp{
+		h.request(b, http.MethodGet, "/select-account?req="+id, "", "", nil),
+		h.request(b, http.MethodPost, "/select-account", formCT, "req="+id, nil),
+	} {
+		h.wantSane(r)
+		h.wantErrorPage(r, http.StatusBadRequest)
 	}
 }
