@@ -104,9 +104,11 @@ func syntaxProblem(err error, filename string, data []byte) *Problem {
 		line = unnumberedLine(msg, data)
 	}
 	// An error at the end of a file without a final newline is put on the
-	// line after the last.
-	lines := bytes.Count(data, []byte("\n"))
-	if len(data) > 0 && data[len(data)-1] != '\n' {
+	// line after the last. Lines end as yaml.v3 counts them: at CR LF, CR,
+	// LF, NEL, LS or PS.
+	breaks := yamlBreak.FindAllIndex(data, -1)
+	lines := len(breaks)
+	if len(data) > 0 && (lines == 0 || breaks[lines-1][1] != len(data)) {
 		lines++
 	}
 	line = min(line, lines)
@@ -115,6 +117,9 @@ func syntaxProblem(err error, filename string, data []byte) *Problem {
 
 // parserErrors matches the messages of yaml.v3's parser errors.
 var parserErrors = regexp.MustCompile(`^(did not find expected |found duplicate %|found incompatible YAML document|found undefined tag handle)`)
+
+// yamlBreak matches a line break as yaml.v3 counts lines.
+var yamlBreak = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
 
 // unknownAnchor matches yaml.v3's error for an alias without its anchor.
 var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
