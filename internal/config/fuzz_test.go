@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,9 @@ func fuzzRegistry() Registry {
 	return reg
 }
 
+// lineBreak is where yaml.v3 ends a line: CR LF, CR, LF, NEL, LS or PS.
+var lineBreak = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
+
 // FuzzParse: any file gives either a Config or Problems, never a panic,
 // and every problem says where: a path or a line inside the file.
 func FuzzParse(f *testing.F) {
@@ -74,7 +78,7 @@ func FuzzParse(f *testing.F) {
 		if !errors.As(err, &ps) || len(ps) == 0 {
 			t.Fatalf("Parse error %T is not a non-empty Problems: %v", err, err)
 		}
-		lines := bytes.Count(data, []byte("\n")) + 1
+		lines := len(lineBreak.FindAll(data, -1)) + 1
 		for _, p := range ps {
 			switch {
 			case p.Msg == "":
@@ -114,6 +118,7 @@ func TestSyntaxErrorLines(t *testing.T) {
 		{name: "unknown alias", src: "a: '*nope'\nb: 2\nc: [*nope]\n", line: 3},
 		{name: "unterminated quote on line 1", src: "key: 'x", line: 1},
 		{name: "tab on line 1", src: "\t- a\n", line: 1},
+		{name: "CR line ends", src: "a: b\rc: d\re: 'x", line: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
