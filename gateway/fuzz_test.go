@@ -292,9 +292,15 @@ func responseTarget(c storage.Client, uris []string, loc string, keys ...string)
 func sameOrigin(ref string) bool {
 	ref = strings.TrimFunc(ref, func(r rune) bool { return r <= ' ' })
 	ref = strings.NewReplacer("\t", "", "\r", "", "\n", "", "\\", "/").Replace(ref)
-	u, err := url.Parse(ref)
-	return err == nil && u.Scheme == "" && u.Host == "" && !strings.HasPrefix(ref, "//")
+	if strings.HasPrefix(ref, "//") {
+		return false
+	}
+	i := strings.IndexAny(ref, ":/?#")
+	return i <= 0 || ref[i] != ':' || !schemeRE.MatchString(ref[:i])
 }
+
+// schemeRE is a URI scheme (RFC 3986 §3.1).
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 var authzKeys = []string{"code", "state", "iss", "error", "error_description"}
 
