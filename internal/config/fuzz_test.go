@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -89,10 +88,6 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("problem with neither a line nor a path: %q\nfile: %q", p.String(), data)
 			case p.Line < 0 || p.Line > lines:
 				t.Fatalf("problem on line %d of a %d-line file: %v", p.Line, lines, p)
-			case strings.Contains(p.Msg, "s3cret"):
-				if !bytes.Contains(data, []byte("s3cret")) {
-					t.Fatalf("problem shows a secret from the environment: %v", p)
-				}
 			}
 		}
 		// Parsing is a pure function of its input.
