@@ -61,7 +61,7 @@ func requestParams(r *http.Request) (url.Values, error) {
 // (never a redirect) when either is wrong.
 func (s *Server) authorizeClient(w http.ResponseWriter, r *http.Request, params url.Values) (storage.Client, string, bool) {
 	ids := params["client_id"]
-	if len(ids) != 1 || ids[0] == "" || len(ids[0]) > 256 {
+	if len(ids) != 1 || !validClientID(ids[0]) {
 		s.renderError(w, r, http.StatusBadRequest, "Invalid request", "The application did not identify itself correctly (client_id).")
 		return storage.Client{}, "", false
 	}

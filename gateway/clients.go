@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/foyerid/foyer/identity"
 	"github.com/foyerid/foyer/storage"
@@ -116,4 +118,33 @@ func clientSecretOK(stored, presented string) bool {
 	}
 	ok, err := identity.CheckPassword(stored, presented)
 	return err == nil && ok
+}
+
+// validClientID: client ids are printable ASCII without spaces (the config
+// format requires it); anything else names no client, and is never sent to
+// a store that might refuse the bytes.
+func validClientID(id string) bool {
+	if id == "" || len(id) > 256 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validLogin: a username is valid UTF-8 without control characters; any
+// other value cannot name an account.
+func validLogin(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

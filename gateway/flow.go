@@ -112,6 +112,14 @@ func (s *Server) loadFlow(w http.ResponseWriter, r *http.Request, id string) (st
 // storeErrorPage answers a store failure: 503 when the store is
 // unreachable, 500 otherwise; the detail goes to the log.
 func (s *Server) storeErrorPage(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, storage.ErrNotFound) {
+		// Something the flow relies on (its client, its user) went away
+		// while the person was on the page.
+		s.logger.InfoContext(r.Context(), "flow record gone", "request_id", requestID(r.Context()), "err", err)
+		s.renderError(w, r, http.StatusBadRequest, "Login cannot continue",
+			"Something this login relies on no longer exists. Go back to the application and start again.")
+		return
+	}
 	e := asOAuthError(err)
 	s.logOAuthError(r, e, "store error")
 	if e.Status == http.StatusServiceUnavailable {

@@ -162,6 +162,10 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, client st
 		s.renderLogin(w, r, http.StatusBadRequest, client, id, conn, pc, username, "Enter your username and password.")
 		return
 	}
+	if !validLogin(username) {
+		s.renderLogin(w, r, http.StatusUnauthorized, client, id, conn, pc, "", "Incorrect username or password.")
+		return
+	}
 	throttled, err := s.loginThrottled(r, conn.ID, username)
 	if err != nil {
 		s.storeErrorPage(w, r, err)

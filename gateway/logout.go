@@ -42,6 +42,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		clientID = hint.Aud
 	}
+	if clientID != "" && !validClientID(clientID) {
+		s.renderError(w, r, http.StatusBadRequest, "Invalid request", "client_id names no application.")
+		return
+	}
 	redirect, state := params.Get("post_logout_redirect_uri"), params.Get("state")
 	if len(state) > maxStateLen {
 		s.renderError(w, r, http.StatusBadRequest, "Invalid request", "state is too long.")

@@ -116,7 +116,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (storage.C
 	if id == "" {
 		return storage.Client{}, errInvalidClient("Client authentication is required.")
 	}
-	if len(id) > 256 {
+	if !validClientID(id) {
 		return storage.Client{}, errInvalidClient("Unknown client or wrong credentials.")
 	}
 	client, err := s.dir.Client(r.Context(), id)

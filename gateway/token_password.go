@@ -23,7 +23,7 @@ func (s *Server) grantPassword(r *http.Request, client storage.Client, form url.
 	if username == "" || password == "" {
 		return nil, errInvalidRequest("username and password are required.")
 	}
-	if len(username) > 256 {
+	if len(username) > 256 || !validLogin(username) {
 		return nil, errInvalidGrant("Incorrect username or password.")
 	}
 	scopes, oerr := parseScopes(form.Get("scope"))
