@@ -168,3 +168,16 @@ func ValidHash(hash string) bool {
 	}
 	return false
 }
+
+// CheckHash reports why a hash is not one CheckPassword can use (an unknown
+// format, or parameters out of Foyer's bounds), or nil.
+func CheckHash(hash string) error {
+	if strings.HasPrefix(hash, "$argon2id$") {
+		_, _, _, err := parseArgon(hash)
+		return err
+	}
+	if ValidHash(hash) {
+		return nil
+	}
+	return ErrBadHash
+}

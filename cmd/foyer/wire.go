@@ -46,7 +46,7 @@ func connectorTypes() connectors.Registry {
 }
 
 func configRegistry() config.Registry {
-	return config.Registry{Connectors: connectorTypes().Configs()}
+	return config.Registry{Connectors: connectorTypes().Configs(), PasswordHash: identity.CheckHash}
 }
 
 // newLogger builds the process logger from the logging section.

@@ -335,4 +335,8 @@ type Registry struct {
 	// Connectors maps a connector type to a function returning a pointer
 	// to a fresh, zero config value for it.
 	Connectors map[string]func() any
+	// PasswordHash, when set, checks a password hash (users[].passwordHash,
+	// clients[].secretHash) beyond its shape: parameters a login could
+	// actually use. Validate checks only the shape.
+	PasswordHash func(hash string) error
 }

@@ -40,6 +40,7 @@ func Parse(data []byte, filename string, env func(string) (string, bool), reg Re
 	}
 	c.SetDefaults()
 	probs := append(s.probs, s.withoutBad(c.Validate())...)
+	probs = append(probs, s.withoutBad(reg.checkHashes(c, root, filename))...)
 	if len(probs) > 0 {
 		sortProblems(probs)
 		return nil, probs
