@@ -130,19 +130,8 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		s.callbackError(w, r, conn, id, err)
 		return
 	}
-	taken, err := s.state.TakeAuthRequest(ctx, req.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.renderError(w, r, http.StatusBadRequest, "Login expired",
-			"This login has expired or was already used. Go back to the application and start again.")
-		return
-	}
-	if err != nil {
-		s.storeErrorPage(w, r, err)
-		return
-	}
-	if taken.StepSecret != req.StepSecret {
-		// Someone else completed or restarted this step meanwhile.
-		s.renderError(w, r, http.StatusBadRequest, "Login not valid", "This login response was already used.")
+	taken, ok := s.takeFlow(w, r, req)
+	if !ok {
 		return
 	}
 	s.completeLogin(w, r, taken, id, conn, ident)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 
@@ -70,17 +69,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 			"This form is no longer valid. Go back to the application and start again.")
 		return
 	}
-	taken, err := s.state.TakeAuthRequest(ctx, req.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.renderError(w, r, http.StatusBadRequest, "Login expired",
-			"This login has expired or was already used. Go back to the application and start again.")
+	taken, ok := s.takeFlow(w, r, req)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.storeErrorPage(w, r, err)
-		return
-	}
-	if taken.StepSecret != req.StepSecret || taken.Login == nil {
+	if taken.Login == nil {
 		s.renderError(w, r, http.StatusBadRequest, "Consent link not valid", "This consent was already answered.")
 		return
 	}

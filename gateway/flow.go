@@ -146,3 +146,24 @@ func splitState(state string) (id, secret string, ok bool) {
 	id, secret, ok = strings.Cut(state, ".")
 	return id, secret, ok && id != "" && secret != ""
 }
+
+// takeFlow takes req out of the store for the step that completes it, so
+// that each request completes once. A request that expired, that someone
+// else took, or whose step moved on meanwhile gets a page and false.
+func (s *Server) takeFlow(w http.ResponseWriter, r *http.Request, req storage.AuthRequest) (storage.AuthRequest, bool) {
+	taken, err := s.state.TakeAuthRequest(r.Context(), req.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.renderError(w, r, http.StatusBadRequest, "Login expired",
+			"This login has expired or was already used. Go back to the application and start again.")
+		return storage.AuthRequest{}, false
+	}
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return storage.AuthRequest{}, false
+	}
+	if taken.Step != req.Step || taken.StepSecret != req.StepSecret {
+		s.renderError(w, r, http.StatusBadRequest, "Login not valid", "This step of the login was already completed.")
+		return storage.AuthRequest{}, false
+	}
+	return taken, true
+}

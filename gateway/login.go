@@ -200,14 +200,8 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, client st
 		s.renderLogin(w, r, http.StatusUnauthorized, client, id, conn, pc, username, "Incorrect username or password.")
 		return
 	}
-	taken, err := s.state.TakeAuthRequest(ctx, req.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.renderError(w, r, http.StatusBadRequest, "Login expired",
-			"This login has expired or was already used. Go back to the application and start again.")
-		return
-	}
-	if err != nil {
-		s.storeErrorPage(w, r, err)
+	taken, ok := s.takeFlow(w, r, req)
+	if !ok {
 		return
 	}
 	taken.ConnectorID = conn.ID

@@ -65,14 +65,8 @@ func (s *Server) handleSelectAccount(w http.ResponseWriter, r *http.Request) {
 			"This form is no longer valid. Go back to the application and start again.")
 		return
 	}
-	taken, err := s.state.TakeAuthRequest(ctx, req.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.renderError(w, r, http.StatusBadRequest, "Login expired",
-			"This login has expired or was already used. Go back to the application and start again.")
-		return
-	}
-	if err != nil {
-		s.storeErrorPage(w, r, err)
+	taken, ok := s.takeFlow(w, r, req)
+	if !ok {
 		return
 	}
 	taken.Prompt = nil // the choice is made; consent rules still apply
