@@ -16,6 +16,21 @@ type Type struct {
 	Open func(cfg any, env Env) (any, error)
 }
 
+// TypeFor is the Type of a connector whose config is a C, decoded into a
+// fresh *C, and which open builds.
+func TypeFor[C, T any](open func(C, Env) (T, error)) Type {
+	return Type{
+		NewConfig: func() any { return new(C) },
+		Open: func(cfg any, env Env) (any, error) {
+			c, ok := cfg.(*C)
+			if !ok {
+				return nil, fmt.Errorf("connectors: config is %T, want %T", cfg, new(C))
+			}
+			return open(*c, env)
+		},
+	}
+}
+
 // Registry maps a connector type name ("local", "oidc", ...) to its Type.
 type Registry map[string]Type
 

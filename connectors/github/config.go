@@ -67,16 +67,7 @@ type Org struct {
 }
 
 // Type registers the GitHub connector.
-var Type = connectors.Type{
-	NewConfig: func() any { return &Config{} },
-	Open: func(cfg any, env connectors.Env) (any, error) {
-		c, ok := cfg.(*Config)
-		if !ok {
-			return nil, fmt.Errorf("github: config is %T", cfg)
-		}
-		return Open(*c, env)
-	},
-}
+var Type = connectors.TypeFor(Open)
 
 // Validate checks the config without I/O and returns every problem found,
 // with paths relative to the connector's config block.

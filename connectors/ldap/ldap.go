@@ -24,16 +24,7 @@ import (
 const TypeName = "ldap"
 
 // Type registers the LDAP connector.
-var Type = connectors.Type{
-	NewConfig: func() any { return &Config{} },
-	Open: func(cfg any, env connectors.Env) (any, error) {
-		c, ok := cfg.(*Config)
-		if !ok {
-			return nil, fmt.Errorf("ldap: config is %T", cfg)
-		}
-		return Open(*c, env)
-	},
-}
+var Type = connectors.TypeFor(Open)
 
 // Connector checks passwords against an LDAP directory. It is safe for
 // concurrent use; every Login and Refresh opens its own connection.

@@ -22,16 +22,7 @@ type Config struct {
 }
 
 // Type registers the local connector.
-var Type = connectors.Type{
-	NewConfig: func() any { return &Config{} },
-	Open: func(cfg any, env connectors.Env) (any, error) {
-		c, ok := cfg.(*Config)
-		if !ok {
-			return nil, fmt.Errorf("local: config is %T", cfg)
-		}
-		return Open(*c, env)
-	},
-}
+var Type = connectors.TypeFor(Open)
 
 // Open returns a local connector reading users through env.Users.
 func Open(cfg Config, env connectors.Env) (*Connector, error) {

@@ -24,16 +24,7 @@ import (
 const TypeName = "oidc"
 
 // Type registers the oidc connector.
-var Type = connectors.Type{
-	NewConfig: func() any { return &Config{} },
-	Open: func(cfg any, env connectors.Env) (any, error) {
-		c, ok := cfg.(*Config)
-		if !ok {
-			return nil, fmt.Errorf("oidc: config is %T", cfg)
-		}
-		return Open(*c, env)
-	},
-}
+var Type = connectors.TypeFor(func(c Config, env connectors.Env) (*Connector, error) { return Open(c, env) })
 
 // Option changes how Open builds a connector (tests).
 type Option func(*Connector)

@@ -30,16 +30,7 @@ import (
 const TypeName = "saml"
 
 // Type registers the SAML connector.
-var Type = connectors.Type{
-	NewConfig: func() any { return &Config{} },
-	Open: func(cfg any, env connectors.Env) (any, error) {
-		c, ok := cfg.(*Config)
-		if !ok {
-			return nil, fmt.Errorf("saml: config is %T", cfg)
-		}
-		return Open(*c, env)
-	},
-}
+var Type = connectors.TypeFor(func(c Config, env connectors.Env) (*Connector, error) { return Open(c, env) })
 
 // Option adjusts a connector at Open.
 type Option func(*Connector)
