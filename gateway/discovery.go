@@ -15,6 +15,10 @@ type discoveryDoc struct {
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
@@ -44,6 +48,10 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		UserinfoEndpoint:                  s.url("/userinfo"),
 		JWKSURI:                           s.url("/jwks"),
 		EndSessionEndpoint:                s.url("/logout"),
+		RevocationEndpoint:                s.url("/revoke"),
+		IntrospectionEndpoint:             s.url("/introspect"),
+		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodNone},
+		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost},
 		ScopesSupported:                   supportedScopes,
 		ResponseTypesSupported:            []string{responseTypeCode},
 		ResponseModesSupported:            []string{responseModeQuery, responseModeFormPost},

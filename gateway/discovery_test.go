@@ -107,6 +107,19 @@ func TestDiscoveryListsNothingUnsupported(t *testing.T) {
 		"userinfo_endpoint":      endpoint,
 		"jwks_uri":               endpoint,
 		"end_session_endpoint":   endpoint,
+		"revocation_endpoint":    endpoint,
+		"introspection_endpoint": endpoint,
+		// Exercised by TestRevocation and TestIntrospection.
+		"revocation_endpoint_auth_methods_supported": func(t *testing.T, key string) {
+			if got := strs(key); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post", "none"}) {
+				t.Errorf("%v", got)
+			}
+		},
+		"introspection_endpoint_auth_methods_supported": func(t *testing.T, key string) {
+			if got := strs(key); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post"}) {
+				t.Errorf("%v", got)
+			}
+		},
 		"scopes_supported": func(t *testing.T, key string) {
 			for _, sc := range strs(key) {
 				if r := authorize(t, url.Values{"scope": {"openid " + sc}}); h.kind(r) != kindLogin {

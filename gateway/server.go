@@ -252,6 +252,8 @@ func (s *Server) routes() http.Handler {
 	handle("/account/sessions/revoke", allowMethods(s.handleAccountRevokeSession, http.MethodPost))
 	handle("/select-account", allowMethods(s.handleSelectAccount, http.MethodGet, http.MethodPost))
 	handle("/token", cors(allowMethods(s.handleToken, http.MethodPost, http.MethodOptions)))
+	handle("/revoke", cors(allowMethods(s.handleRevoke, http.MethodPost, http.MethodOptions)))
+	handle("/introspect", allowMethods(s.handleIntrospect, http.MethodPost))
 	handle("/userinfo", cors(allowMethods(s.handleUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)))
 	handle("/healthz", allowMethods(s.handleHealthz, http.MethodGet, http.MethodHead))
 	handle("/readyz", allowMethods(s.handleReadyz, http.MethodGet, http.MethodHead))

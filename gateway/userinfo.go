@@ -86,11 +86,9 @@ func (s *Server) checkAccessToken(r *http.Request, token string) (accessTokenCla
 	if err != nil {
 		return c, storage.Grant{}, errInvalidToken("The access token is not valid.")
 	}
-	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != s.issuer || c.Sub == "" {
-		return c, storage.Grant{}, errInvalidToken("The access token is not valid.")
-	}
-	if s.now().Unix() >= c.Exp {
-		return c, storage.Grant{}, errInvalidToken("The access token has expired.")
+	c, ok := s.accessClaims(payload)
+	if !ok {
+		return c, storage.Grant{}, errInvalidToken("The access token is not valid or has expired.")
 	}
 	grantID, _, ok := strings.Cut(c.JTI, ".")
 	if !ok {
@@ -133,4 +131,14 @@ func (s *Server) writeBearerError(w http.ResponseWriter, r *http.Request, err er
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.Code, "error_description": e.Description})
+}
+
+// accessClaims reads a verified access token's claims and checks that
+// Foyer issued it and that it has not expired.
+func (s *Server) accessClaims(payload []byte) (accessTokenClaims, bool) {
+	var c accessTokenClaims
+	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != s.issuer || c.Sub == "" {
+		return c, false
+	}
+	return c, s.now().Unix() < c.Exp
 }
