@@ -98,7 +98,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if rec.status >= 500 {
 				level = s.logger.Warn
 			}
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			// Health probes live under the issuer's path, like every route.
+			if base := s.basePath(); r.URL.Path == base+"/healthz" || r.URL.Path == base+"/readyz" || r.URL.Path == "/metrics" {
 				return
 			}
 			level("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
