@@ -264,6 +264,9 @@ func (s *Server) routes() http.Handler {
 		s.demoRoutes(mux, p)
 	}
 	handle("/", s.handleNotFound)
+	if p != "" {
+		mux.HandleFunc("/", s.handleNotFound) // outside the issuer's path too
+	}
 	return mux
 }
 

@@ -44,8 +44,8 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 	// TLS, when both files are set, makes the listener serve HTTPS.
 	TLS TLS `yaml:"tls"`
-	// TrustedProxies lists the CIDRs whose X-Forwarded-For and
-	// X-Forwarded-Proto headers are believed. Default none.
+	// TrustedProxies lists the CIDRs whose X-Forwarded-For header is
+	// believed. Default none.
 	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
