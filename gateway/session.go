@@ -71,8 +71,12 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, login stor
 	return sess, nil
 }
 
-// endSession deletes a session and revokes the grants tied to it.
-// Clients that got tokens in it are told over the back channel.
+// EndSession deletes a session and revokes the grants tied to it; clients
+// that got tokens in it are told over the back channel. For callers
+// outside the gateway (the admin API).
+func (s *Server) EndSession(ctx context.Context, sess storage.Session) { s.endSession(ctx, sess) }
+
+// endSession is EndSession.
 func (s *Server) endSession(ctx context.Context, sess storage.Session) {
 	deleted, err := s.state.DeleteSession(ctx, sess.ID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
