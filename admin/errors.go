@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -103,8 +105,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 
-// decode reads one JSON object into v, strictly: unknown fields, trailing
-// data and a body over maxBody are refused.
+// decode reads one JSON object into v, strictly: a member v does not have
+// (names are compared exactly: encoding/json alone would take "userName"
+// for "username"), a member given twice, trailing data and a body over
+// maxBody are refused.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -112,17 +116,57 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedType, Message: "send application/json"}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkMembers(raw, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return decodeError(err)
-		}
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body must be exactly one JSON object"}
+	}
+	return nil
+}
+
+// checkMembers walks the top level of a JSON object and refuses a member
+// whose name is not exactly one of v's (a struct pointer) JSON names, or
+// that is given twice. Anything that is not an object is left to the
+// decoder to refuse.
+func checkMembers(raw []byte, v any) error {
+	known := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := tok.(string)
+		switch {
+		case !known[name]:
+			return invalid(name, "unknown field")
+		case seen[name]:
+			return invalid(name, "given twice")
+		}
+		seen[name] = true
+		if err := dec.Decode(&json.RawMessage{}); err != nil {
+			return nil
+		}
 	}
 	return nil
 }
