@@ -23,7 +23,7 @@ var accountClient = storage.Client{Name: "your account"}
 // flowClient is the client of an auth request, or accountClient for the
 // account page's own flows.
 func (s *Server) flowClient(r *http.Request, req storage.AuthRequest) (storage.Client, error) {
-	if req.Purpose != "" {
+	if req.Purpose == purposeAccount || req.Purpose == purposeLink {
 		return accountClient, nil
 	}
 	return s.dir.Client(r.Context(), req.ClientID)
@@ -165,7 +165,9 @@ func (s *Server) startSelfFlow(w http.ResponseWriter, r *http.Request, req stora
 	req.ID = storage.HashSecret(id)
 	req.Binding = storage.HashSecret(s.ensureFlowCookie(w, r))
 	req.Step = stepLogin
-	req.Scopes = []string{scopeOpenID, scopeEmail, scopeProfile, scopeGroups}
+	if req.Scopes == nil {
+		req.Scopes = []string{scopeOpenID, scopeEmail, scopeProfile, scopeGroups}
+	}
 	req.MaxAge = -1
 	req.ConnectorHint = connector
 	req.CreatedAt = now
@@ -174,7 +176,12 @@ func (s *Server) startSelfFlow(w http.ResponseWriter, r *http.Request, req stora
 		s.storeErrorPage(w, r, err)
 		return
 	}
-	http.Redirect(w, r, s.loginURL(accountClient, req, id), http.StatusSeeOther)
+	client, err := s.flowClient(r, req)
+	if err != nil {
+		s.storeErrorPage(w, r, err)
+		return
+	}
+	http.Redirect(w, r, s.loginURL(client, req, id), http.StatusSeeOther)
 }
 
 // accountForm checks an account page form: a live session and its CSRF

@@ -16,6 +16,7 @@ type discoveryDoc struct {
 	JWKSURI                           string   `json:"jwks_uri"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
@@ -49,13 +50,14 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		JWKSURI:                           s.url("/jwks"),
 		EndSessionEndpoint:                s.url("/logout"),
 		RevocationEndpoint:                s.url("/revoke"),
+		DeviceAuthorizationEndpoint:       s.url("/device/code"),
 		IntrospectionEndpoint:             s.url("/introspect"),
 		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodNone},
 		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost},
 		ScopesSupported:                   supportedScopes,
 		ResponseTypesSupported:            []string{responseTypeCode},
 		ResponseModesSupported:            []string{responseModeQuery, responseModeFormPost},
-		GrantTypesSupported:               []string{grantAuthorizationCode, grantRefreshToken, grantPassword},
+		GrantTypesSupported:               []string{grantAuthorizationCode, grantRefreshToken, grantPassword, grantDeviceCode},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  s.keys.Algorithms(),
 		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodNone},

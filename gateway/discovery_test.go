@@ -108,7 +108,9 @@ func TestDiscoveryListsNothingUnsupported(t *testing.T) {
 		"jwks_uri":               endpoint,
 		"end_session_endpoint":   endpoint,
 		"revocation_endpoint":    endpoint,
-		"introspection_endpoint": endpoint,
+		// Exercised by TestDeviceFlow.
+		"device_authorization_endpoint": endpoint,
+		"introspection_endpoint":        endpoint,
 		// Exercised by TestRevocation and TestIntrospection.
 		"revocation_endpoint_auth_methods_supported": func(t *testing.T, key string) {
 			if got := strs(key); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post", "none"}) {

@@ -196,6 +196,10 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, req stora
 	}
 	login.SessionID = sess.ID
 	s.metrics.logins.WithLabelValues(conn.ID, "ok").Inc()
+	if req.Purpose == purposeDevice {
+		s.deviceConfirmStep(w, r, req, id, login)
+		return
+	}
 	if req.Purpose == purposeAccount {
 		s.logger.InfoContext(ctx, "login to the account page", "connector_id", conn.ID, "user_id", user.ID)
 		http.Redirect(w, r, s.url("/account"), http.StatusSeeOther)

@@ -742,7 +742,8 @@ func postgresHarness(t *testing.T) (*harness, rp) {
 		}
 		t.Skipf("SKIPPING: no PostgreSQL (set FOYER_TEST_POSTGRES_URL): %v", err)
 	}
-	name := "foyer_hostile_" + strings.ToLower(storage.NewID()[:12])
+	// NewID is base64url: '-' is not allowed in a bare SQL identifier.
+	name := "foyer_hostile_" + strings.NewReplacer("-", "_").Replace(strings.ToLower(storage.NewID()[:12]))
 	if _, err := db.ExecContext(t.Context(), `CREATE DATABASE `+name); err != nil {
 		t.Fatal(err)
 	}

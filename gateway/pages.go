@@ -18,7 +18,7 @@ var embedded embed.FS
 
 // pageNames are the templates a theme may override, each rendered inside
 // layout.html.
-var pageNames = []string{"error", "chooser", "login", "consent", "formpost", "demo", "logout", "loggedout", "select", "account"}
+var pageNames = []string{"error", "chooser", "login", "consent", "formpost", "demo", "logout", "loggedout", "select", "account", "device", "deviceconfirm", "message"}
 
 // overlayFS serves a file from the theme directory when it has one, else the
 // embedded default.

@@ -219,6 +219,7 @@ func New(o Options) (*Server, error) {
 		grantAuthorizationCode: s.grantCode,
 		grantRefreshToken:      s.grantRefresh,
 		grantPassword:          s.grantPassword,
+		grantDeviceCode:        s.grantDevice,
 	}
 	s.handler = s.middleware(s.routes())
 	return s, nil
@@ -252,6 +253,9 @@ func (s *Server) routes() http.Handler {
 	handle("/account/sessions/revoke", allowMethods(s.handleAccountRevokeSession, http.MethodPost))
 	handle("/select-account", allowMethods(s.handleSelectAccount, http.MethodGet, http.MethodPost))
 	handle("/token", cors(allowMethods(s.handleToken, http.MethodPost, http.MethodOptions)))
+	handle("/device/code", cors(allowMethods(s.handleDeviceAuthorization, http.MethodPost, http.MethodOptions)))
+	handle("/device", allowMethods(s.handleDevice, http.MethodGet, http.MethodPost))
+	handle("/device/confirm", allowMethods(s.handleDeviceConfirm, http.MethodGet, http.MethodPost))
 	handle("/revoke", cors(allowMethods(s.handleRevoke, http.MethodPost, http.MethodOptions)))
 	handle("/introspect", allowMethods(s.handleIntrospect, http.MethodPost))
 	handle("/userinfo", cors(allowMethods(s.handleUserinfo, http.MethodGet, http.MethodPost, http.MethodOptions)))

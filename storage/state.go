@@ -55,10 +55,12 @@ type AuthRequest struct {
 	// Purpose is "" for a client's authorization request; "account" for a
 	// login to Foyer's own account page; "link" for adding a login method
 	// to the account of LinkUserID, bound to the SSO session LinkSessionID
-	// that started it.
+	// that started it; "device" for approving a device (RFC 8628).
 	Purpose       string `json:"purpose,omitempty"`
 	LinkUserID    string `json:"link_user_id,omitempty"`
 	LinkSessionID string `json:"link_session_id,omitempty"`
+	// DeviceUserCode is the user code a "device" request approves.
+	DeviceUserCode string `json:"device_user_code,omitempty"`
 	// Login is set once the person has logged in.
 	Login     *Login    `json:"login,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -241,11 +241,12 @@ type Logging struct {
 	Level string `yaml:"level"`
 }
 
-// Grant types a client may use (RFC 6749 §4.1, §6, §4.3).
+// Grant types a client may use (RFC 6749 §4.1, §6, §4.3; RFC 8628 §3.4).
 const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantPassword          = "password"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Client is a relying party declared in the file.

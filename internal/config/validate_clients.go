@@ -49,7 +49,7 @@ const (
 	SignupDeny  = "deny"
 )
 
-var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword}
+var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantDeviceCode}
 
 func (k *checker) clients(cs []Client, connectorIDs, algorithms []string) {
 	first := map[string]int{}
