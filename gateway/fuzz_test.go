@@ -370,8 +370,10 @@ func FuzzAuthorize(f *testing.F) {
 	})
 }
 
-// tokenErrors are the codes the token endpoint may answer (RFC 6749 §5.2).
-var tokenErrors = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
+// tokenErrors are the codes the token endpoint may answer (RFC 6749 §5.2,
+// and RFC 8628 §3.5 for the device code grant).
+var tokenErrors = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope",
+	"authorization_pending", "slow_down", "access_denied", "expired_token"}
 
 func FuzzToken(f *testing.F) {
 	form := "application/x-www-form-urlencoded"
