@@ -1,5 +1,5 @@
 // Command foyer is Foyer's one binary: the OpenID provider (serve), the
-// config checker, key tools and the version.
+// config checker, key tools, the admin API's client and the version.
 package main
 
 import (
@@ -26,6 +26,9 @@ Usage:
   foyer keys list --config FILE    list the signing keys and their schedule
   foyer keys generate-kek        print a new random key-encryption key
   foyer hash-password            read a password on stdin, print its argon2id hash
+  foyer admin [--addr URL] [--token-file FILE] [--json] RESOURCE VERB ...
+                                 the admin API's client: users, identities, sessions,
+                                 grants, clients, audit (foyer admin help)
   foyer version                  print the version
 `
 
@@ -45,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "keys":
 		return cmdKeys(args[1:], stdout, stderr)
+	case "admin":
+		return cmdAdmin(args[1:], stdin, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/foyerid/foyer/admin"
 	"github.com/foyerid/foyer/gateway"
 	"github.com/foyerid/foyer/identity"
 	"github.com/foyerid/foyer/internal/config"
@@ -79,7 +80,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		logger.Error("cannot start: --role housekeeping serves only admin.addr, which is not set")
 		return exitConfig
 	}
-	if err := serve(ctx, cfg, kek, *dev, *role, logger, stdout); err != nil {
+	var adminToken string
+	if cfg.Admin.Addr != "" {
+		if adminToken, err = admin.ReadTokenFile(cfg.Admin.TokenFile); err != nil {
+			logger.Error("cannot start: no usable admin token (admin.tokenFile); put at least 32 random characters in it, e.g. `head -c 32 /dev/urandom | base64`", "err", err)
+			return exitFail
+		}
+	}
+	if err := serve(ctx, cfg, kek, *dev, *role, adminToken, logger, stdout); err != nil {
 		logger.Error("foyer stopped", "err", err)
 		return exitFail
 	}
@@ -152,7 +160,7 @@ func build(ctx context.Context, cfg *config.Config, kek keys.KEK, role string, d
 	return a, nil
 }
 
-func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role string, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role, adminToken string, logger *slog.Logger, stdout io.Writer) error {
 	var demo *gateway.DemoClient
 	if dev {
 		demo = &gateway.DemoClient{ID: devClientID, Secret: devSecret(kek, "demo client")}
@@ -216,8 +224,15 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role
 		}()
 	}
 	if cfg.Admin.Addr != "" {
-		// The internal address: health, readiness and metrics. The admin
-		// JSON API is not built yet (docs/status.md).
+		// The internal address: the admin API, health, readiness and
+		// metrics.
+		handler, err := adminHandler(cfg, a, adminToken, logger)
+		if err != nil {
+			if pub != nil {
+				_ = pub.Close()
+			}
+			return fmt.Errorf("admin: %w", err)
+		}
 		opsLn, err := net.Listen("tcp", cfg.Admin.Addr)
 		if err != nil {
 			if pub != nil {
@@ -225,8 +240,9 @@ func serve(ctx context.Context, cfg *config.Config, kek keys.KEK, dev bool, role
 			}
 			return fmt.Errorf("admin.addr: %w", err)
 		}
-		ops = &http.Server{Handler: a.gateway.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
-		logger.Info("ops endpoints listening", "addr", opsLn.Addr().String(), "role", role)
+		ops = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10}
+		logger.Info("admin API and ops endpoints listening", "addr", opsLn.Addr().String(), "role", role)
 		go func() { errc <- ops.Serve(opsLn) }()
 	}
 	if dev {
