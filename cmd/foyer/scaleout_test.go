@@ -203,7 +203,7 @@ func newScaleOut(t *testing.T, redisArgs ...string) *scaleOut {
 	s := &scaleOut{dir: t.TempDir(), redis: testenv.StartRedis(t, redisArgs...)}
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
-	for name, v := range map[string]string{"foyer.kek": base64.StdEncoding.EncodeToString(kek), "admin-token": "admin-token-for-tests"} {
+	for name, v := range map[string]string{"foyer.kek": base64.StdEncoding.EncodeToString(kek), "admin-token": "admin-token-for-tests-at-least-32-characters"} {
 		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
