@@ -233,3 +233,6 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	}
 	return q, nil
 }
+
+// Interface guards.
+var _ error = (*Error)(nil)

@@ -429,3 +429,9 @@ func checkGroups(gs []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Interface guards.
+var (
+	_ slog.LogValuer = NewUser{}
+	_ slog.LogValuer = UserPatch{}
+)
