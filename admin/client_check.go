@@ -2,11 +2,10 @@ package admin
 
 import (
 	"fmt"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/foyerid/foyer/internal/config"
 	"github.com/foyerid/foyer/storage"
 )
 
@@ -88,41 +87,14 @@ func (s *Server) checkClient(c storage.Client) error {
 	return nil
 }
 
-// checkURI checks a redirect, post-logout or back-channel URI: absolute,
-// without fragment (RFC 6749 §3.1.2), https, or http for a loopback host;
-// a public client's native app may use a private-use scheme with a dot in
-// it (RFC 8252 §7.1). No wildcards.
+// checkURI checks a redirect, post-logout or back-channel URI with the
+// config file's rules (config.CheckRedirectURI).
 func checkURI(field, raw string, allowPrivateScheme bool) error {
 	if len(raw) > maxURILength || !cleanText(raw) {
 		return invalid(field, "must be at most %d bytes, without control characters", maxURILength)
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !u.IsAbs():
-		return invalid(field, "%q must be an absolute URL", raw)
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return invalid(field, "%q must not have a fragment (RFC 6749 §3.1.2)", raw)
-	case u.Scheme == "https" || u.Scheme == "http":
-		switch {
-		case u.Host == "":
-			return invalid(field, "%q has no host", raw)
-		case strings.Contains(u.Host, "*"):
-			return invalid(field, "%q: wildcards are not allowed; list every URI exactly", raw)
-		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
-			return invalid(field, "%q must use https (http only for 127.0.0.1, ::1 or localhost)", raw)
-		}
-	case !allowPrivateScheme || !strings.Contains(u.Scheme, "."):
-		return invalid(field, "%q must use https (http only for loopback; public native clients may use a private-use scheme such as com.example.app:/callback)", raw)
+	if msg := config.CheckRedirectURI(raw, allowPrivateScheme); msg != "" {
+		return invalid(field, "%s", msg)
 	}
 	return nil
-}
-
-// loopbackHost reports whether host (without port or brackets) is
-// localhost or a loopback address.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }

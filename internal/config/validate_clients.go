@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -119,24 +120,36 @@ func (k *checker) clientSecret(path string, c Client) {
 // schemes (RFC 8252 §7.1: a reversed domain name such as com.example.app)
 // are allowed for public clients' native apps.
 func (k *checker) uri(path, raw string, allowPrivateScheme bool) {
+	if msg := CheckRedirectURI(raw, allowPrivateScheme); msg != "" {
+		k.add(path, "%s", msg)
+	}
+}
+
+// CheckRedirectURI checks a redirect, post-logout or back-channel URI and
+// says what is wrong with it, or "": absolute, no fragment (RFC 6749
+// §3.1.2), https or loopback http, no wildcards; with allowPrivateScheme (a
+// public native client) a private-use scheme with a dot (RFC 8252 §7.1).
+// The admin API checks clients with the same rules.
+func CheckRedirectURI(raw string, allowPrivateScheme bool) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs():
-		k.add(path, "%q must be an absolute URL", raw)
+		return fmt.Sprintf("%q must be an absolute URL", raw)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		k.add(path, "%q must not have a fragment (RFC 6749 §3.1.2)", raw)
+		return fmt.Sprintf("%q must not have a fragment (RFC 6749 §3.1.2)", raw)
 	case u.Scheme == "https" || u.Scheme == "http":
 		switch {
 		case u.Host == "":
-			k.add(path, "%q has no host", raw)
+			return fmt.Sprintf("%q has no host", raw)
 		case strings.Contains(u.Host, "*"):
-			k.add(path, "%q: wildcards are not allowed; list every URI exactly", raw)
+			return fmt.Sprintf("%q: wildcards are not allowed; list every URI exactly", raw)
 		case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
-			k.add(path, "%q must use https (http only for 127.0.0.1, ::1 or localhost)", raw)
+			return fmt.Sprintf("%q must use https (http only for 127.0.0.1, ::1 or localhost)", raw)
 		}
 	case !allowPrivateScheme || !strings.Contains(u.Scheme, "."):
-		k.add(path, "%q must use https (http only for loopback; public native clients may use a private-use scheme such as com.example.app:/callback)", raw)
+		return fmt.Sprintf("%q must use https (http only for loopback; public native clients may use a private-use scheme such as com.example.app:/callback)", raw)
 	}
+	return ""
 }
 
 func (k *checker) users(us []User) {
