@@ -17,6 +17,18 @@ var scopeWords = map[string]string{
 	scopeIdentities:    "See which login methods are linked to your account",
 }
 
+// describeScopes puts scopes in plain words, for the consent and device
+// pages.
+func describeScopes(scopes []string) []string {
+	var words []string
+	for _, sc := range scopes {
+		if w, ok := scopeWords[sc]; ok {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
 // handleConsent shows the consent page (GET) and takes the decision (POST).
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -43,12 +55,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		var words []string
-		for _, sc := range req.Scopes {
-			if w, ok := scopeWords[sc]; ok {
-				words = append(words, w)
-			}
-		}
+		words := describeScopes(req.Scopes)
 		label := req.Login.Claims.Email
 		if label == "" {
 			label = req.Login.Claims.Username

@@ -77,14 +77,8 @@ func formatUserCode(c string) string {
 
 // handleDeviceAuthorization is the device authorization endpoint (§3.1).
 func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
-	form, err := tokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, form)
-	if err != nil {
-		s.writeJSONError(w, r, err)
+	form, client, ok := s.clientForm(w, r)
+	if !ok {
 		return
 	}
 	if !grantAllowed(client, grantDeviceCode) {
@@ -106,6 +100,7 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 		Status: storage.DevicePending, Interval: deviceInterval,
 		CreatedAt: now, ExpiresAt: now.Add(deviceCodeTTL),
 	}
+	var err error
 	for range 3 {
 		d.UserCode = newUserCode()
 		if err = s.state.CreateDeviceRequest(r.Context(), d); !errors.Is(err, storage.ErrConflict) {
@@ -257,12 +252,7 @@ func (s *Server) handleDeviceConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		var words []string
-		for _, sc := range req.Scopes {
-			if w, ok := scopeWords[sc]; ok {
-				words = append(words, w)
-			}
-		}
+		words := describeScopes(req.Scopes)
 		s.render(w, r, http.StatusOK, "deviceconfirm", "Connect this device?", struct {
 			ClientName, UserLabel, Code, Req, Step, CSRF, Action string
 			Scopes                                               []string

@@ -31,14 +31,8 @@ type introspection struct {
 // grant's current token. Anything else is {"active": false}, with no
 // reason given (§2.2).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	form, err := tokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, form)
-	if err != nil {
-		s.writeJSONError(w, r, err)
+	form, client, ok := s.clientForm(w, r)
+	if !ok {
 		return
 	}
 	if client.Public {

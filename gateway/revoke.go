@@ -15,14 +15,8 @@ import (
 // token is not an error: the answer is 200 either way (§2.2), so the
 // endpoint tells nobody whether a token existed.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	form, err := tokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, form)
-	if err != nil {
-		s.writeJSONError(w, r, err)
+	form, client, ok := s.clientForm(w, r)
+	if !ok {
 		return
 	}
 	token := form.Get("token")

@@ -137,3 +137,18 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (storage.C
 	}
 	return client, nil
 }
+
+// clientForm reads a form-encoded POST and authenticates its client, for
+// the endpoints beside /token (device authorization, revocation,
+// introspection). On failure it writes the JSON error and returns false.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request) (url.Values, storage.Client, bool) {
+	form, err := tokenForm(r)
+	if err == nil {
+		var client storage.Client
+		if client, err = s.authenticateClient(r, form); err == nil {
+			return form, client, true
+		}
+	}
+	s.writeJSONError(w, r, err)
+	return nil, storage.Client{}, false
+}

@@ -49,19 +49,7 @@ func (s *Server) grantCode(r *http.Request, client storage.Client, form url.Valu
 	if err := s.checkLogin(r, client, ac.Login); err != nil {
 		return nil, err
 	}
-	var refresh string
-	g := storage.Grant{
-		ID: ac.GrantID, ClientID: client.ID, Scopes: ac.Scopes, Login: ac.Login,
-		Offline: slices.Contains(ac.Scopes, scopeOfflineAccess), CreatedAt: s.now().UTC(),
-	}
-	g.ExpiresAt = g.CreatedAt.Add(s.life.AccessToken)
-	g.AbsoluteExpiresAt = g.ExpiresAt
-	if grantAllowed(client, grantRefreshToken) {
-		refresh = storage.NewSecret()
-		g.TokenHash = storage.HashSecret(refresh)
-		g.AbsoluteExpiresAt = g.CreatedAt.Add(s.life.RefreshAbsolute)
-		g.ExpiresAt = minTime(g.CreatedAt.Add(s.life.RefreshIdle), g.AbsoluteExpiresAt)
-	}
+	g, refresh := s.newGrant(client, ac.GrantID, ac.Scopes, ac.Login, slices.Contains(ac.Scopes, scopeOfflineAccess))
 	if err := s.state.CreateGrant(ctx, g); errors.Is(err, storage.ErrConflict) {
 		// The code was presented again meanwhile: revokeCodeGrant holds
 		// the grant's id.

@@ -54,21 +54,8 @@ func (s *Server) grantDevice(r *http.Request, client storage.Client, form url.Va
 	if err := s.checkLogin(r, client, *d.Login); err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	g := storage.Grant{
-		ID: storage.NewID(), ClientID: client.ID, Scopes: d.Scopes, Login: *d.Login,
-		Offline:   true, // no browser session backs a device
-		CreatedAt: now,
-	}
-	g.ExpiresAt = now.Add(s.life.AccessToken)
-	g.AbsoluteExpiresAt = g.ExpiresAt
-	var refresh string
-	if grantAllowed(client, grantRefreshToken) {
-		refresh = storage.NewSecret()
-		g.TokenHash = storage.HashSecret(refresh)
-		g.AbsoluteExpiresAt = now.Add(s.life.RefreshAbsolute)
-		g.ExpiresAt = minTime(now.Add(s.life.RefreshIdle), g.AbsoluteExpiresAt)
-	}
+	// No browser session backs a device: its grant stands alone.
+	g, refresh := s.newGrant(client, storage.NewID(), d.Scopes, *d.Login, true)
 	if err := s.state.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}

@@ -71,27 +71,13 @@ func (s *Server) grantPassword(r *http.Request, client storage.Client, form url.
 	case err != nil:
 		return nil, err
 	}
-	now := s.now().UTC()
-	g := storage.Grant{
-		ID: storage.NewID(), ClientID: client.ID, Scopes: scopes,
-		Login: storage.Login{
-			UserID: user.ID, Claims: mergeClaims(user, ident), ConnectorID: conn.ID,
-			Subject: ident.Subject, ConnectorData: ident.Data,
-			AuthTime: now.Truncate(time.Second), AMR: []string{"pwd"},
-		},
-		// No browser session backs this grant: it stands alone.
-		Offline:   true,
-		CreatedAt: now,
+	login := storage.Login{
+		UserID: user.ID, Claims: mergeClaims(user, ident), ConnectorID: conn.ID,
+		Subject: ident.Subject, ConnectorData: ident.Data,
+		AuthTime: s.now().UTC().Truncate(time.Second), AMR: amrFor(conn, ident),
 	}
-	g.ExpiresAt = now.Add(s.life.AccessToken)
-	g.AbsoluteExpiresAt = g.ExpiresAt
-	var refresh string
-	if grantAllowed(client, grantRefreshToken) {
-		refresh = storage.NewSecret()
-		g.TokenHash = storage.HashSecret(refresh)
-		g.AbsoluteExpiresAt = now.Add(s.life.RefreshAbsolute)
-		g.ExpiresAt = minTime(now.Add(s.life.RefreshIdle), g.AbsoluteExpiresAt)
-	}
+	// No browser session backs this grant: it stands alone.
+	g, refresh := s.newGrant(client, storage.NewID(), scopes, login, true)
 	if err := s.state.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}

@@ -169,3 +169,22 @@ func (s *Server) linkedConnectors(ctx context.Context, userID string, scopes []s
 	}
 	return out, nil
 }
+
+// newGrant builds the grant a login gives a client, with its first refresh
+// token when the client may refresh (returned in clear, once; the grant
+// keeps its hash). The grant lives as long as its access tokens, or as the
+// refresh token's idle and absolute lifetimes allow.
+func (s *Server) newGrant(client storage.Client, id string, scopes []string, login storage.Login, offline bool) (storage.Grant, string) {
+	now := s.now().UTC()
+	g := storage.Grant{ID: id, ClientID: client.ID, Scopes: scopes, Login: login, Offline: offline, CreatedAt: now}
+	g.ExpiresAt = now.Add(s.life.AccessToken)
+	g.AbsoluteExpiresAt = g.ExpiresAt
+	if !grantAllowed(client, grantRefreshToken) {
+		return g, ""
+	}
+	refresh := storage.NewSecret()
+	g.TokenHash = storage.HashSecret(refresh)
+	g.AbsoluteExpiresAt = now.Add(s.life.RefreshAbsolute)
+	g.ExpiresAt = minTime(now.Add(s.life.RefreshIdle), g.AbsoluteExpiresAt)
+	return g, refresh
+}
