@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/foyerid/foyer/identity"
+	"github.com/foyerid/foyer/internal/testenv"
 )
 
 // The chain test runs real foyer processes, each on its own loopback
@@ -76,13 +76,7 @@ func newHop(t *testing.T, host string) *hop {
 // freeAddrOn is freeAddr on another loopback address.
 func freeAddrOn(t *testing.T, host string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return testenv.FreeAddr(t, host)
 }
 
 // delegate makes down an oidc client of h, and h down's upstream.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/foyerid/foyer/internal/testenv"
 )
 
 // foyerBin is the foyer binary built once for the tests that run it as a
@@ -42,13 +43,7 @@ func TestMain(m *testing.M) {
 // freeAddr returns a loopback address with a port free right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return testenv.FreeAddr(t, "127.0.0.1")
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
@@ -100,10 +95,16 @@ func startFoyer(t *testing.T, base string, args ...string) *process {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
+		// Only this process's answer counts: it must have logged that it
+		// listens (another server could hold the port if this one failed
+		// to bind it), and a process that stopped fails at once.
+		if strings.Contains(p.stderr.String(), "foyer stopped") {
+			break
+		}
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && strings.Contains(p.stderr.String(), "listening") {
 				return p
 			}
 		}

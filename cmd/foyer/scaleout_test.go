@@ -249,7 +249,13 @@ func (s *scaleOut) start(t *testing.T, ws ...*soWorker) {
 	}
 	deadline := time.Now().Add(soDeadline)
 	for _, w := range ws {
-		if !pollUntil(deadline, func() bool { return !w.alive() || statusOf(w.base()+"/readyz") == http.StatusOK }) || !w.alive() {
+		// Only this worker's answer counts: another server could hold its
+		// port if it failed to bind, so it must also have logged that it
+		// listens.
+		ready := func() bool {
+			return statusOf(w.base()+"/readyz") == http.StatusOK && strings.Contains(w.proc.stderr.String(), "listening")
+		}
+		if !pollUntil(deadline, func() bool { return !w.alive() || ready() }) || !w.alive() {
 			t.Fatalf("%s did not become ready", w.name)
 		}
 	}
