@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -282,38 +281,7 @@ func adminLogin(t *testing.T, base, secret, username, password string) adminLogi
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	verifier := oauth2.GenerateVerifier()
 	next := cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n0nce"))
-	var code string
-	for i := 0; i < 10 && code == ""; i++ {
-		resp, err := browser.Get(next)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
-			loc, _ := resp.Location()
-			if strings.HasPrefix(loc.String(), cfg.RedirectURL) {
-				code = loc.Query().Get("code")
-				break
-			}
-			next = loc.String()
-		case strings.Contains(string(body), `name="password"`):
-			f := fields(string(body))
-			f.Set("username", username)
-			f.Set("password", password)
-			next = postForm(t, browser, base+"/login/local", f, cfg.RedirectURL, &code)
-		case strings.Contains(string(body), `name="decision"`):
-			f := fields(string(body))
-			f.Set("decision", "allow")
-			next = postForm(t, browser, base+"/consent", f, cfg.RedirectURL, &code)
-		default:
-			t.Fatalf("unexpected page %s:\n%s", resp.Status, body)
-		}
-	}
-	if code == "" {
-		t.Fatal("no code")
-	}
+	code := walkToCode(t, browser, base, next, cfg.RedirectURL, username, password)
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)

@@ -52,38 +52,7 @@ func devLogin(t *testing.T, base string) devFlow {
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	verifier := oauth2.GenerateVerifier()
 	next := cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n0nce"))
-	var code string
-	for i := 0; i < 10 && code == ""; i++ {
-		resp, err := browser.Get(next)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
-			loc, _ := resp.Location()
-			if strings.HasPrefix(loc.String(), cfg.RedirectURL) {
-				code = loc.Query().Get("code")
-				break
-			}
-			next = loc.String()
-		case strings.Contains(string(body), `name="password"`):
-			f := fields(string(body))
-			f.Set("username", devUser)
-			f.Set("password", devPassword)
-			next = postForm(t, browser, base+"/login/local", f, cfg.RedirectURL, &code)
-		case strings.Contains(string(body), `name="decision"`):
-			f := fields(string(body))
-			f.Set("decision", "allow")
-			next = postForm(t, browser, base+"/consent", f, cfg.RedirectURL, &code)
-		default:
-			t.Fatalf("unexpected page %s:\n%s", resp.Status, body)
-		}
-	}
-	if code == "" {
-		t.Fatal("no code")
-	}
+	code := walkToCode(t, browser, base, next, cfg.RedirectURL, devUser, devPassword)
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
@@ -135,4 +104,45 @@ func devSecretFromBanner(t *testing.T, base string) string {
 	}
 	t.Fatal("no running foyer printed a demo client secret for " + base)
 	return ""
+}
+
+// walkToCode plays the browser from an authorization URL: it follows
+// Foyer's redirects, logs in on the local connector's form as username,
+// allows consent if asked, and returns the code sent to redirect.
+func walkToCode(t *testing.T, browser *http.Client, base, start, redirect, username, password string) string {
+	t.Helper()
+	next := start
+	var code string
+	for i := 0; i < 10 && code == ""; i++ {
+		resp, err := browser.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound:
+			loc, _ := resp.Location()
+			if strings.HasPrefix(loc.String(), redirect) {
+				code = loc.Query().Get("code")
+				break
+			}
+			next = loc.String()
+		case strings.Contains(string(body), `name="password"`):
+			f := fields(string(body))
+			f.Set("username", username)
+			f.Set("password", password)
+			next = postForm(t, browser, base+"/login/local", f, redirect, &code)
+		case strings.Contains(string(body), `name="decision"`):
+			f := fields(string(body))
+			f.Set("decision", "allow")
+			next = postForm(t, browser, base+"/consent", f, redirect, &code)
+		default:
+			t.Fatalf("unexpected page %s:\n%s", resp.Status, body)
+		}
+	}
+	if code == "" {
+		t.Fatal("no code")
+	}
+	return code
 }
