@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/foyerid/foyer/storage"
 )
 
@@ -33,20 +35,26 @@ func (s *Store) indexSession(ctx context.Context, ss storage.Session, now time.T
 // CreateSession stores a new session. ErrConflict if a live one has the
 // ID.
 func (s *Store) CreateSession(ctx context.Context, ss storage.Session) error {
-	const op = "create session"
+	return s.writeSession(ctx, "create session", createScript, storage.ErrConflict, ss)
+}
+
+// writeSession stores ss with script (create or replace), answering
+// refused when the script refuses, and indexes it by user.
+func (s *Store) writeSession(ctx context.Context, op string, script *redis.Script, refused error, ss storage.Session) error {
 	now := s.now()
 	doc, err := json.Marshal(ss)
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	exp := effective(ss.ExpiresAt, ss.AbsoluteExpiresAt)
-	v, err := eval(ctx, s.rdb, createScript, []string{s.sessionKey(ss.ID)}, ms(now), ttl(exp, now), sessionRecord(ss, doc))
+	v, err := eval(ctx, s.rdb, script, []string{s.sessionKey(ss.ID)}, ms(now), ttl(exp, now), sessionRecord(ss, doc))
 	if err != nil {
 		return fail(op, err)
 	}
 	if v != int64(1) {
-		return fmt.Errorf("redisstore: %s: %w", op, storage.ErrConflict)
+		return fmt.Errorf("redisstore: %s: %w", op, refused)
 	}
+	// The user may have changed, or the session may now live longer.
 	if err := s.indexSession(ctx, ss, now); err != nil {
 		return fail(op+": index", err)
 	}
@@ -79,25 +87,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, idle time.Duration)
 
 // UpdateSession replaces a live session.
 func (s *Store) UpdateSession(ctx context.Context, ss storage.Session) error {
-	const op = "update session"
-	now := s.now()
-	doc, err := json.Marshal(ss)
-	if err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	exp := effective(ss.ExpiresAt, ss.AbsoluteExpiresAt)
-	v, err := eval(ctx, s.rdb, replaceScript, []string{s.sessionKey(ss.ID)}, ms(now), ttl(exp, now), sessionRecord(ss, doc))
-	if err != nil {
-		return fail(op, err)
-	}
-	if v != int64(1) {
-		return fmt.Errorf("redisstore: %s: %w", op, storage.ErrNotFound)
-	}
-	// The user may have changed, or the session may now live longer.
-	if err := s.indexSession(ctx, ss, now); err != nil {
-		return fail(op+": index", err)
-	}
-	return nil
+	return s.writeSession(ctx, "update session", replaceScript, storage.ErrNotFound, ss)
 }
 
 // DeleteSession removes a live session and returns what it was.
